@@ -1,0 +1,213 @@
+"""Batched, windowed inference: records in, numpy out (class probabilities, embeddings).
+
+Records are streamed in chunks; inside a chunk every window is tokenised, sorted by length (length bucketing keeps
+padding small) and run in batches under ``torch.inference_mode``. Sequences longer than one model window are cut into
+overlapping windows (``KmerTokenizer.windows``) whose outputs are kept and aggregated per record.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from dnabert_core.errors import DnabertError
+from dnabert_core.model import LoadedModel
+from dnabert_core.records import Embedding, Prediction, SequenceRecord
+from dnabert_core.tokenizer import PAD_ID
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+BatchFn = Callable[[torch.Tensor, torch.Tensor], np.ndarray]
+PRECISIONS = ("float32", "bfloat16", "int8")
+AGGREGATES = ("mean", "max")
+POOLINGS = ("cls", "mean")
+
+
+@dataclass(frozen=True)
+class WindowOutputs:
+    """Per-window outputs of one record: ``starts`` (n_windows,) 0-based, ``outputs`` (n_windows, ...)."""
+
+    record: SequenceRecord
+    starts: np.ndarray
+    outputs: np.ndarray
+
+
+def set_threads(threads: int | None) -> None:
+    """Use ``threads`` CPU threads for torch (None keeps torch's default, one per core)."""
+    if threads is not None:
+        if threads < 1:
+            raise DnabertError(f"threads must be at least 1, got {threads}")
+        torch.set_num_threads(threads)
+
+
+def with_precision(loaded: LoadedModel, precision: str) -> LoadedModel:
+    """A copy of the model for opt-in faster inference: "int8" dynamic quantisation of Linear layers (CPU) or
+    "bfloat16" weights; "float32" returns the model unchanged. Measure the change in probabilities before relying on it
+    (``bench/bench_predict.py`` reports it).
+    """
+    if precision not in PRECISIONS:
+        raise DnabertError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    if precision == "float32":
+        return loaded
+    import copy
+
+    model = copy.deepcopy(loaded.model)
+    if precision == "int8":
+        if loaded.device.type != "cpu":
+            raise DnabertError("int8 dynamic quantisation runs on the CPU only; use bfloat16 on a GPU")
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    else:
+        model = model.to(torch.bfloat16)
+    return replace(loaded, model=model.eval())
+
+
+def map_windows(
+    loaded: LoadedModel,
+    records: Iterable[SequenceRecord],
+    fn: BatchFn,
+    *,
+    window: int | None = None,
+    step: int | None = None,
+    batch_size: int = 32,
+    chunk_size: int = 1024,
+    progress: Progress | None = None,
+) -> Iterator[WindowOutputs]:
+    """Run ``fn(input_ids, attention_mask) -> (batch, ...)`` over every window of every record, in input order.
+
+    Memory stays flat: at most ``chunk_size`` records are held at once. ``progress(done, total)`` is called after each
+    chunk; ``total`` is 0 when ``records`` has no length.
+    """
+    if batch_size < 1 or chunk_size < 1:
+        raise DnabertError(f"batch_size and chunk_size must be at least 1, got {batch_size} and {chunk_size}")
+    total = len(records) if hasattr(records, "__len__") else 0
+    done = 0
+    chunk: list[SequenceRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == chunk_size:
+            yield from _run_chunk(loaded, chunk, fn, window, step, batch_size)
+            done += len(chunk)
+            chunk = []
+            if progress:
+                progress(done, total)
+    if chunk:
+        yield from _run_chunk(loaded, chunk, fn, window, step, batch_size)
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+
+
+def _run_chunk(
+    loaded: LoadedModel,
+    chunk: list[SequenceRecord],
+    fn: BatchFn,
+    window: int | None,
+    step: int | None,
+    batch_size: int,
+) -> Iterator[WindowOutputs]:
+    tokenizer = loaded.tokenizer
+    size = tokenizer.max_bases if window is None else window
+    starts = [tokenizer.windows(len(r.sequence), window, step) for r in chunk]
+    items = [  # (record index, window index, token ids)
+        (r, w, tokenizer.encode(chunk[r].sequence[s : s + size]))
+        for r, record_starts in enumerate(starts)
+        for w, s in enumerate(record_starts)
+    ]
+    items.sort(key=lambda item: item[2].size)
+    outputs: list[list[np.ndarray | None]] = [[None] * len(s) for s in starts]
+    device = loaded.device
+    with torch.inference_mode():
+        for first in range(0, len(items), batch_size):
+            batch = items[first : first + batch_size]
+            width = batch[-1][2].size  # sorted by length: the last is the longest
+            ids = np.full((len(batch), width), PAD_ID, dtype=np.int64)
+            for row, (_, _, token_ids) in enumerate(batch):
+                ids[row, : token_ids.size] = token_ids
+            input_ids = torch.from_numpy(ids).to(device)
+            result = fn(input_ids, (input_ids != PAD_ID).long())
+            for row, (r, w, _) in enumerate(batch):
+                outputs[r][w] = result[row]
+    for record, record_starts, record_outputs in zip(chunk, starts, outputs):
+        yield WindowOutputs(record=record, starts=record_starts, outputs=np.stack(record_outputs))
+
+
+def class_probabilities(loaded: LoadedModel) -> BatchFn:
+    """A ``BatchFn`` giving softmax class probabilities: (batch, n_classes) float64."""
+    if not loaded.labels:
+        raise DnabertError(f"{loaded.path} is not a classifier (no class labels); fine-tune it first")
+
+    def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
+        logits = loaded.model(input_ids=input_ids, attention_mask=attention_mask).logits
+        return torch.softmax(logits.float(), dim=-1).cpu().double().numpy()
+
+    return fn
+
+
+def predict(
+    loaded: LoadedModel,
+    records: Iterable[SequenceRecord],
+    *,
+    aggregate: str = "mean",
+    window: int | None = None,
+    step: int | None = None,
+    batch_size: int = 32,
+    chunk_size: int = 1024,
+    progress: Progress | None = None,
+) -> Iterator[Prediction]:
+    """Class probabilities per record, in input order; long records are scored in windows and aggregated.
+
+    ``aggregate``: "mean" of the window probabilities, or "max" (the window with the highest probability of the last
+    class, for "is there a site anywhere in this region"). Per-window probabilities are kept in the ``Prediction``.
+    """
+    if aggregate not in AGGREGATES:
+        raise DnabertError(f"unknown aggregate {aggregate!r}; choose one of {AGGREGATES}")
+    fn = class_probabilities(loaded)
+    for out in map_windows(
+        loaded, records, fn, window=window, step=step, batch_size=batch_size, chunk_size=chunk_size, progress=progress
+    ):
+        probs = out.outputs.mean(axis=0) if aggregate == "mean" else out.outputs[int(out.outputs[:, -1].argmax())]
+        yield Prediction(
+            record_id=out.record.id,
+            length=len(out.record.sequence),
+            probs=probs,
+            window_probs=out.outputs,
+            window_starts=out.starts,
+        )
+
+
+def embed(
+    loaded: LoadedModel,
+    records: Iterable[SequenceRecord],
+    *,
+    pooling: str = "mean",
+    window: int | None = None,
+    step: int | None = None,
+    batch_size: int = 32,
+    chunk_size: int = 1024,
+    progress: Progress | None = None,
+) -> Iterator[Embedding]:
+    """Sequence embeddings from the last encoder layer: the ``[CLS]`` vector or the mean over k-mer tokens
+    (mask-aware: ``[CLS]``, ``[SEP]`` and padding excluded); windows of long records are averaged.
+    """
+    if pooling not in POOLINGS:
+        raise DnabertError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
+    encoder = loaded.model.base_model
+
+    def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
+        hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
+        if pooling == "cls":
+            return hidden[:, 0].cpu().double().numpy()
+        kmer_mask = attention_mask.clone()
+        kmer_mask[:, 0] = 0  # [CLS]
+        kmer_mask[torch.arange(len(kmer_mask)), attention_mask.sum(dim=1) - 1] = 0  # [SEP]
+        weights = kmer_mask.unsqueeze(-1).to(hidden.dtype)
+        return ((hidden * weights).sum(dim=1) / weights.sum(dim=1)).cpu().double().numpy()
+
+    for out in map_windows(
+        loaded, records, fn, window=window, step=step, batch_size=batch_size, chunk_size=chunk_size, progress=progress
+    ):
+        yield Embedding(record_id=out.record.id, vector=out.outputs.mean(axis=0), pooling=pooling)

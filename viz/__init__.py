@@ -1,0 +1,1 @@
+"""viz: DNABERT-viz interpretation (landscapes, attributions, motifs, variants), figures and the ``dnabert`` CLI."""
