@@ -1,0 +1,146 @@
+"""`dnabert` end to end on a tiny model: outputs, rejected records, exit codes, help."""
+from __future__ import annotations
+
+import csv
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dnabert_core.model import load_model
+from dnabert_core.predict import predict
+from dnabert_core.records import SequenceRecord
+from tests.conftest import random_dna
+from viz.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.fixture()
+def fasta(tmp_path) -> Path:
+    rng = np.random.default_rng(0)
+    path = tmp_path / "in.fa"
+    path.write_text(
+        f">good1 first record\n{random_dna(rng, 40)}\n{random_dna(rng, 20).lower()}\n"
+        f">bad\nACGTACGXACGT\n"
+        f">good2\n{random_dna(rng, 150)}\n"
+    )
+    return path
+
+
+def test_predict_writes_tsv_and_lists_rejected_records(tiny_model_dir, fasta, tmp_path, capsys):
+    out = tmp_path / "out" / "pred.tsv"
+    code = main(["predict", "-m", str(tiny_model_dir), str(fasta), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "record 'bad', position 8: invalid character 'X'" in err
+    assert f"wrote {out}: 2 records, 1 rejected" in err
+    rows = read_tsv(out)
+    assert list(rows[0]) == ["id", "length", "prob_negative", "prob_positive", "pred"]
+    assert [r["id"] for r in rows] == ["good1", "good2"]
+    assert [int(r["length"]) for r in rows] == [60, 150]
+    loaded = load_model(tiny_model_dir)
+    text = fasta.read_text().split(">")
+    sequences = ["".join(text[1].splitlines()[1:]).upper(), "".join(text[3].splitlines()[1:])]
+    expected = list(predict(loaded, [SequenceRecord(i, s) for i, s in zip(["good1", "good2"], sequences)]))
+    for row, prediction in zip(rows, expected):
+        got = np.array([float(row["prob_negative"]), float(row["prob_positive"])])
+        np.testing.assert_allclose(got, prediction.probs, atol=1e-5)
+        assert row["pred"] == ("positive" if prediction.probs[1] > prediction.probs[0] else "negative")
+
+
+def test_predict_reads_several_formats_at_once(tiny_model_dir, tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    a, b, c = (random_dna(rng, n) for n in (30, 31, 32))
+    with gzip.open(tmp_path / "x.fa.gz", "wt") as handle:
+        handle.write(f">gz\n{a}\n")
+    (tmp_path / "x.csv").write_text(f"id,sequence,label\ncsv1,{b},1\n")
+    kmers = " ".join(c[i : i + 6] for i in range(len(c) - 5))
+    (tmp_path / "x.tsv").write_text(f"sequence\tlabel\r\n{kmers}\t0\r\n")
+    out = tmp_path / "out.tsv"
+    assert main(["predict", "-m", str(tiny_model_dir), str(tmp_path / "x.fa.gz"), str(tmp_path / "x.csv"),
+                 str(tmp_path / "x.tsv"), "-o", str(out), "--quiet"]) == 0
+    rows = read_tsv(out)
+    assert [r["id"] for r in rows][:2] == ["gz", "csv1"]
+    assert [int(r["length"]) for r in rows] == [30, 31, 32]
+
+
+def test_windows_output(tiny_model_dir, tmp_path):
+    (tmp_path / "long.txt").write_text(random_dna(np.random.default_rng(2), 200) + "\n")
+    out, windows = tmp_path / "o.tsv", tmp_path / "w.tsv"
+    assert main(["predict", "-m", str(tiny_model_dir), str(tmp_path / "long.txt"), "-o", str(out), "--window", "50",
+                 "--step", "50", "--windows-output", str(windows), "--quiet"]) == 0
+    rows = read_tsv(windows)
+    assert [(r["id"], r["start"], r["end"]) for r in rows] == [
+        ("seq1", "0", "50"), ("seq1", "50", "100"), ("seq1", "100", "150"), ("seq1", "150", "200")]
+    mean = np.mean([float(r["prob_positive"]) for r in rows])
+    assert float(read_tsv(out)[0]["prob_positive"]) == pytest.approx(mean, abs=1e-5)
+
+
+def test_exit_1_when_nothing_could_be_processed(tiny_model_dir, tmp_path, capsys):
+    (tmp_path / "bad.fa").write_text(">a\nAC\n>b\nAC!GT\n")
+    code = main(["predict", "-m", str(tiny_model_dir), str(tmp_path / "bad.fa"), "-o", str(tmp_path / "o.tsv")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "record 'a'" in err and "record 'b', position 3: invalid character '!'" in err
+    assert "no record could be processed (2 rejected)" in err
+
+
+def test_exit_1_when_model_cannot_load(tmp_path, fasta, capsys):
+    (tmp_path / "empty-model").mkdir()
+    code = main(["predict", "-m", str(tmp_path / "empty-model"), str(fasta), "-o", str(tmp_path / "o.tsv")])
+    assert code == 1
+    assert "error: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--batch-size", "0"], "must be a positive integer, got 0"),
+        (["--window", "500"], "--window 500: this model (k=3) takes windows of 3 to 64 bp"),
+        (["--window", "40", "--step", "50"], "--step 50 is larger than --window 40"),
+        (["--aggregate", "median"], "invalid choice: 'median'"),
+    ],
+)
+def test_usage_errors_exit_2(tiny_model_dir, fasta, tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "-m", str(tiny_model_dir), str(fasta), "-o", str(tmp_path / "o.tsv"), *extra])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_input_is_a_usage_error(tiny_model_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "-m", str(tiny_model_dir), str(tmp_path / "nope.fa"), "-o", str(tmp_path / "o.tsv")])
+    assert exit_info.value.code == 2
+    assert "input file not found" in capsys.readouterr().err
+
+
+def test_help_documents_defaults(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # no line wrapping inside "(default: ...)"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for expected in ("--batch-size", "(default: 32)", "(default: mean)", "(default: float32)", "example: dnabert"):
+        assert expected in text
+
+
+def test_convert(dnabert_format_dir, tmp_path, capsys):
+    target = tmp_path / "converted"
+    assert main(["convert", str(dnabert_format_dir), "-o", str(target)]) == 0
+    assert (target / "model.safetensors").is_file()
+    assert load_model(target, task="mlm").k == 6
+
+
+def test_module_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "viz.cli", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and "predict" in result.stdout and "convert" in result.stdout

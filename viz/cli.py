@@ -1,0 +1,257 @@
+"""The ``dnabert`` command line (SPEC section 8): argparse sub-commands, tqdm progress on stderr, exit codes.
+
+Exit codes: 0 when the output was written (rejected records are listed on stderr and the rest processed), 1 when
+nothing could be processed, 2 on a usage error (bad option, missing input file).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
+
+from dnabert_core import io
+from dnabert_core.errors import DnabertError, InputError
+from dnabert_core.model import LoadedModel, convert_folder, load_model
+from dnabert_core.predict import AGGREGATES, PRECISIONS, predict, set_threads, with_precision
+from dnabert_core.records import SequenceRecord
+
+logger = logging.getLogger("dnabert")
+
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
+INPUT_FORMATS = ("fasta", "csv", "tsv", "kmer_tsv", "text")
+
+
+class UsageError(Exception):
+    """A problem with the command line itself (exit code 2)."""
+
+
+class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show every option's default and keep the examples' line breaks."""
+
+
+@contextmanager
+def progress_bar(description: str, total: int, disable: bool) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar on stderr, adapted to the library's ``progress(done, total)`` callback."""
+    bar = tqdm(total=total or None, desc=description, unit="seq", file=sys.stderr, disable=disable, dynamic_ncols=True)
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+class RecordReader:
+    """Streams good records from input files; rejected records go to stderr (id, position, reason) and are counted."""
+
+    def __init__(self, paths: list[str], *, min_length: int, fmt: str | None, label_column: str | None = None):
+        for path in paths:
+            if not Path(path).is_file():
+                raise UsageError(f"input file not found: {path}")
+        self.paths = paths
+        self.min_length = min_length
+        self.fmt = fmt
+        self.label_column = label_column
+        self.n_rejected = 0
+        self.n_read = 0
+
+    def _items(self) -> Iterator[SequenceRecord | InputError]:
+        for path in self.paths:
+            yield from io.iter_records(path, fmt=self.fmt, min_length=self.min_length, label_column=self.label_column)
+
+    def count(self) -> int:
+        """Number of good records (a first, cheap pass that gives the progress bar its total)."""
+        return sum(isinstance(item, SequenceRecord) for item in self._items())
+
+    def __iter__(self) -> Iterator[SequenceRecord]:
+        for item in self._items():
+            if isinstance(item, InputError):
+                self.n_rejected += 1
+                print(f"rejected: {item.message}", file=sys.stderr)
+            else:
+                self.n_read += 1
+                yield item
+
+
+def open_output(path: str) -> TextIO:
+    """The output file (parent folders created), or stdout for ``-``."""
+    if path == "-":
+        return sys.stdout
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target.open("w", newline="", encoding="utf-8")
+
+
+def load(args: argparse.Namespace) -> LoadedModel:
+    set_threads(args.threads)
+    return load_model(args.model, device=args.device)
+
+
+def check_window(loaded: LoadedModel, window: int | None, step: int | None) -> None:
+    """--window must fit the model (k .. max bases); both are usage errors otherwise."""
+    tokenizer = loaded.tokenizer
+    if window is not None and not tokenizer.k <= window <= tokenizer.max_bases:
+        raise UsageError(f"--window {window}: this model (k={tokenizer.k}) takes windows of {tokenizer.k} to "
+                         f"{tokenizer.max_bases} bp")
+    if step is not None and window is not None and step > window:
+        raise UsageError(f"--step {step} is larger than --window {window}: bases between windows would be skipped")
+
+
+def fmt_float(value: float) -> str:
+    return f"{value:.6g}"
+
+
+# ----------------------------------------------------------------------------------------------------- sub-commands
+def cmd_predict(args: argparse.Namespace) -> int:
+    reader = RecordReader(args.inputs, min_length=1, fmt=args.format)
+    loaded = with_precision(load(args), args.precision)
+    check_window(loaded, args.window, args.step)
+    reader.min_length = loaded.k
+    total = 0 if args.quiet else reader.count()
+    columns = ["id", "length"] + [f"prob_{label}" for label in loaded.labels] + ["pred"]
+    out = open_output(args.output)
+    window_out = open_output(args.windows_output) if args.windows_output else None
+    try:
+        writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+        writer.writerow(columns)
+        window_writer = csv.writer(window_out, delimiter="\t", lineterminator="\n") if window_out else None
+        if window_writer:
+            window_writer.writerow(["id", "window", "start", "end"] + columns[2:-1])
+        with progress_bar("predict", total, args.quiet) as progress:
+            for prediction in predict(
+                loaded,
+                reader,
+                aggregate=args.aggregate,
+                window=args.window,
+                step=args.step,
+                batch_size=args.batch_size,
+                chunk_size=args.chunk_size,
+                progress=progress,
+            ):
+                best = loaded.labels[int(prediction.probs.argmax())]
+                writer.writerow([prediction.record_id, prediction.length, *map(fmt_float, prediction.probs), best])
+                if window_writer:
+                    size = loaded.tokenizer.max_bases if args.window is None else args.window
+                    for index, (start, probs) in enumerate(zip(prediction.window_starts, prediction.window_probs)):
+                        end = min(int(start) + size, prediction.length)
+                        window_writer.writerow([prediction.record_id, index + 1, int(start), end, *map(fmt_float, probs)])
+    finally:
+        for handle in (out, window_out):
+            if handle is not None and handle is not sys.stdout:
+                handle.close()
+    return finish(reader, args.output)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    folder = convert_folder(args.source, args.output)
+    print(f"wrote {folder} (model.safetensors, config.json, vocab.txt, README.md)", file=sys.stderr)
+    return EXIT_OK
+
+
+def finish(reader: RecordReader, output: str) -> int:
+    """Summarise on stderr; exit 1 when no record could be processed."""
+    if reader.n_read == 0:
+        print(f"error: no record could be processed ({reader.n_rejected} rejected)", file=sys.stderr)
+        return EXIT_NOTHING
+    rejected = f", {reader.n_rejected} rejected (listed above)" if reader.n_rejected else ""
+    print(f"wrote {output}: {reader.n_read} records{rejected}", file=sys.stderr)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------------------ parser
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-m", "--model", required=True, help="model folder (or Hugging Face hub id owner/name)")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, mps")
+    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's choice)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="sequences (windows) per forward pass")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", choices=INPUT_FORMATS, default=None, help="input format (default: detected from the content)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dnabert",
+        description="DNABERT models and their interpretation (DNABERT-viz) from the command line.",
+        formatter_class=Formatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log informational messages too")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser(
+        "predict",
+        help="class probabilities for every sequence",
+        formatter_class=Formatter,
+        description=(
+            "Class probabilities for every sequence. Inputs: FASTA (plain, gzip, bgzip), CSV/TSV with a 'sequence' "
+            "column, DNABERT's k-merized TSV, or one sequence per line. Sequences longer than the model window are "
+            "scored in overlapping windows and aggregated.\n\n"
+            "example: dnabert predict -m assets/models/promoter-300 promoters.fa -o predictions.tsv"
+        ),
+    )
+    add_model_options(p)
+    add_input_options(p)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="sequence files")
+    p.add_argument("-o", "--output", required=True, help="output TSV (id, length, prob_<label>..., pred); - for stdout")
+    p.add_argument("--window", type=positive_int, default=None, help="window in bp (default: the model's longest)")
+    p.add_argument("--step", type=positive_int, default=None, help="step between windows in bp (default: half a window)")
+    p.add_argument("--aggregate", choices=AGGREGATES, default="mean", help="how window probabilities combine")
+    p.add_argument("--windows-output", default=None, help="also write per-window probabilities to this TSV")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32", help="opt-in faster, approximate inference")
+    p.add_argument("--chunk-size", type=positive_int, default=1024, help="records held in memory at once")
+    p.set_defaults(handler=cmd_predict)
+
+    p = commands.add_parser(
+        "convert",
+        help="turn a public-format model folder (pytorch_model.bin) into safetensors",
+        formatter_class=Formatter,
+        description=(
+            "Convert a DNABERT model folder with pytorch_model.bin (read with weights_only=True: tensors only) into a "
+            "folder with model.safetensors, same architecture and weights.\n\n"
+            "example: dnabert convert DNA_bert_6/ -o models/dnabert-6"
+        ),
+    )
+    p.add_argument("source", help="model folder (or hub id) to convert")
+    p.add_argument("-o", "--output", required=True, help="new model folder to write")
+    p.set_defaults(handler=cmd_convert)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        return args.handler(args)
+    except UsageError as error:
+        parser.error(str(error))  # exits 2 with the usage line
+    except DnabertError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
