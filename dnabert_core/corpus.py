@@ -1,0 +1,60 @@
+"""Pre-training text (SPEC section 3): genome sequence cut into pieces the model sees as training examples.
+
+Genome text is cut into non-overlapping pieces of 509 + k bp (510 k-mers, one full window); pieces that are mostly N
+(assembly gaps) are skipped; half of the pieces, chosen at random, are cut again to a random length (at least
+``max(5, k)`` bp) so the model sees short and long inputs.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+MAX_N_FRACTION = 0.5
+
+
+def piece_length(k: int, max_tokens: int = 512) -> int:
+    """Bases in one full piece: as many k-mers as one window holds (509 + k for 512 positions)."""
+    return max_tokens - 2 + k - 1
+
+
+def cut_pieces(
+    sequence: str,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    max_tokens: int = 512,
+    short_fraction: float = 0.5,
+    max_n_fraction: float = MAX_N_FRACTION,
+) -> list[str]:
+    """Non-overlapping pieces of an upper-case sequence; mostly-N pieces dropped, ``short_fraction`` re-cut shorter.
+
+    A re-cut piece keeps a random stretch of random length from ``max(5, k)`` to the full length.
+    """
+    size = piece_length(k, max_tokens)
+    shortest = max(5, k)
+    pieces = []
+    for start in range(0, len(sequence) - shortest + 1, size):
+        piece = sequence[start : start + size]
+        if piece.count("N") > max_n_fraction * len(piece):
+            continue
+        if rng.random() < short_fraction and len(piece) > shortest:
+            length = int(rng.integers(shortest, len(piece) + 1))
+            offset = int(rng.integers(0, len(piece) - length + 1))
+            piece = piece[offset : offset + length]
+        pieces.append(piece)
+    return pieces
+
+
+def corpus_from_sequences(
+    sequences: Iterable[str], k: int, rng: np.random.Generator, *, max_tokens: int = 512, short_fraction: float = 0.5
+) -> list[str]:
+    """Pieces from many sequences (chromosomes, regions, or extra training sequences), in input order."""
+    pieces: list[str] = []
+    for sequence in sequences:
+        pieces.extend(cut_pieces(sequence, k, rng, max_tokens=max_tokens, short_fraction=short_fraction))
+    logger.info("corpus: %d pieces, %d bp", len(pieces), sum(map(len, pieces)))
+    return pieces

@@ -1,0 +1,435 @@
+"""Masked-LM pre-training and fine-tuning loops: one process or many (``torchrun``), resumable, deterministic.
+
+Data order and masks depend only on (seed, step): step s takes the global batch at positions s*B .. (s+1)*B of a
+stream of per-epoch permutations, masks it with a generator seeded by (seed, step), and each rank takes its slice of
+rows. So a run that resumes from a checkpoint continues bit for bit, and N ranks compute the same update as one process
+on the same global batch (the loss is normalised by the global number of masked tokens).
+
+Optimiser as published (SPEC section 3): AdamW (0.9, 0.98), eps 1e-6, weight decay 0.01, linear warm-up then decay.
+Checkpoints: ``checkpoint/`` holds the model folder (safetensors) and ``state.pt`` (optimizer, scheduler, RNG; read
+back with ``weights_only=True``). Only rank 0 writes. Metrics go to ``metrics.jsonl`` (one JSON object a line).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file
+from transformers import PreTrainedModel, get_linear_schedule_with_warmup
+
+from dnabert_core.errors import DnabertError
+from dnabert_core.masking import IGNORE_INDEX, mask_batch
+from dnabert_core.model import save_model
+from dnabert_core.tokenizer import PAD_ID, KmerTokenizer
+
+logger = logging.getLogger(__name__)
+
+LogFn = Callable[[dict], None]
+CHECKPOINT = "checkpoint"
+BEST = "best"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings shared by pre-training and fine-tuning. ``batch_size`` is the global batch per optimiser step
+    (summed over ranks and accumulation steps)."""
+
+    output: Path
+    steps: int
+    batch_size: int = 32
+    grad_accum: int = 1
+    lr: float = 4e-4
+    warmup_steps: int = 0
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    save_every: int = 500
+    log_every: int = 10
+    eval_every: int = 500
+    precision: str = "auto"  # "auto": bfloat16 autocast on a GPU that supports it, float32 elsewhere
+    mask_probability: float = 0.025
+
+    def to_json(self) -> dict:
+        return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Dist:
+    """Where this process sits: rank, world size and device."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str | None = None) -> Dist:
+    """Join the process group when started by ``torchrun`` (WORLD_SIZE > 1), else a single process.
+
+    GPUs use NCCL with one device per local rank; CPUs use gloo.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        use_cuda = torch.cuda.is_available() and device != "cpu"
+        if use_cuda:
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        chosen = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
+        return Dist(rank=dist.get_rank(), world=world, device=chosen)
+    chosen = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return Dist(rank=0, world=1, device=chosen)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators (dropout draws from torch's)."""
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def batch_indices(step: int, batch_size: int, n_examples: int, seed: int) -> np.ndarray:
+    """Example indices of the global batch of ``step``: positions step*B .. (step+1)*B of the concatenated per-epoch
+    permutations (epoch e shuffled by seed + e). (batch_size,) int64."""
+    first = step * batch_size
+    out = []
+    while len(out) < batch_size:
+        epoch, offset = divmod(first + len(out), n_examples)
+        permutation = np.random.default_rng([seed, epoch]).permutation(n_examples)
+        out.extend(permutation[offset : offset + batch_size - len(out)].tolist())
+    return np.asarray(out, dtype=np.int64)
+
+
+def pad_ids(rows: Sequence[np.ndarray]) -> torch.Tensor:
+    """Right-pad token id rows with ``[PAD]``: (batch, longest) int64."""
+    width = max(row.size for row in rows)
+    out = np.full((len(rows), width), PAD_ID, dtype=np.int64)
+    for index, row in enumerate(rows):
+        out[index, : row.size] = row
+    return torch.from_numpy(out)
+
+
+def rank_slices(n_rows: int, dist_info: Dist, grad_accum: int) -> list[slice]:
+    """This rank's micro-batches of a global batch: the rank's contiguous share, cut into ``grad_accum`` parts."""
+    per_rank = n_rows // dist_info.world
+    start = dist_info.rank * per_rank
+    per_micro = per_rank // grad_accum
+    return [slice(start + i * per_micro, start + (i + 1) * per_micro) for i in range(grad_accum)]
+
+
+def trim(ids: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Drop padding columns that no row of ``ids`` uses (a rank's slice is often shorter than the global batch)."""
+    width = int((ids != PAD_ID).sum(dim=1).max())
+    return (ids[:, :width],) + tuple(t[:, :width] for t in others)
+
+
+def autocast_context(precision: str, device: torch.device):
+    """bfloat16 autocast where it helps (a CUDA device with bf16), else nothing."""
+    if precision == "bfloat16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    if precision not in ("auto", "float32", "bfloat16"):
+        raise DnabertError(f"unknown precision {precision!r}; choose auto, float32 or bfloat16")
+    return nullcontext()
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig):
+    """AdamW as published (no weight decay on biases and LayerNorm) and a linear warm-up/decay schedule."""
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (no_decay if parameter.ndim < 2 else decay).append(parameter)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+    )
+    scheduler = get_linear_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
+    return optimizer, scheduler
+
+
+class Run:
+    """The parts every training loop shares: model (DDP-wrapped when distributed), optimiser, checkpoints, logs."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: KmerTokenizer,
+        config: TrainConfig,
+        dist_info: Dist,
+        *,
+        resume: bool = True,
+        on_log: LogFn | None = None,
+    ) -> None:
+        if config.batch_size % (dist_info.world * config.grad_accum):
+            raise DnabertError(
+                f"batch_size {config.batch_size} must be a multiple of processes x grad_accum "
+                f"({dist_info.world} x {config.grad_accum})"
+            )
+        self.config = config
+        self.dist = dist_info
+        self.tokenizer = tokenizer
+        self.model = model.to(dist_info.device)
+        self.optimizer, self.scheduler = make_optimizer(self.model, config)
+        self.step = 0
+        self.on_log = on_log
+        self.started = time.perf_counter()
+        if resume and (config.output / CHECKPOINT / "state.pt").is_file():
+            self._load_checkpoint()
+        else:
+            seed_everything(config.seed)
+        self.wrapped = (
+            torch.nn.parallel.DistributedDataParallel(self.model, device_ids=None)
+            if dist_info.world > 1
+            else self.model
+        )
+        if dist_info.main:
+            config.output.mkdir(parents=True, exist_ok=True)
+
+    def _load_checkpoint(self) -> None:
+        folder = self.config.output / CHECKPOINT
+        state = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
+        self.model.load_state_dict(load_file(folder / "model.safetensors", device=str(self.dist.device)), strict=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        if torch.cuda.is_available() and "cuda_rng" in state:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.step = int(state["step"])
+        logger.info("resumed from %s at step %d", folder, self.step)
+
+    def save_checkpoint(self) -> None:
+        """Model folder plus optimiser/scheduler/RNG state, written atomically-enough (state last) by rank 0."""
+        if not self.dist.main:
+            return
+        folder = self.config.output / CHECKPOINT
+        save_model(self.model, self.tokenizer, folder)
+        state = {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "config": json.dumps(self.config.to_json()),
+        }
+        if torch.cuda.is_available():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        torch.save(state, folder / "state.pt.tmp")
+        os.replace(folder / "state.pt.tmp", folder / "state.pt")
+
+    def optimizer_step(self) -> float:
+        """Clip, step, schedule, zero; returns the gradient norm."""
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return float(norm)
+
+    def log(self, record: dict) -> None:
+        """Append one metrics line (rank 0) and pass it to the caller's callback."""
+        record = {"step": self.step, "elapsed_s": round(time.perf_counter() - self.started, 2), **record}
+        if self.dist.main:
+            with (self.config.output / "metrics.jsonl").open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            if self.on_log:
+                self.on_log(record)
+
+    def reduce_sum(self, value: float) -> float:
+        """Sum a number over ranks (the value itself in one process)."""
+        if self.dist.world == 1:
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.dist.device)
+        dist.all_reduce(tensor)
+        return float(tensor.item())
+
+    def sync_context(self, is_last_micro: bool):
+        """DDP all-reduces gradients only on the last micro-batch of a step."""
+        if self.dist.world > 1 and not is_last_micro:
+            return self.wrapped.no_sync()
+        return nullcontext()
+
+
+# ---------------------------------------------------------------------------------------------------------- pre-training
+def masked_lm_metrics(
+    model: PreTrainedModel, tokenizer: KmerTokenizer, pieces: Sequence[str], *, batch_size: int, seed: int,
+    mask_probability: float = 0.025,
+) -> dict:
+    """Masked-LM loss and masked-token accuracy on held-out ``pieces`` with fixed masks (generator seeded by ``seed``).
+
+    Returns {"loss", "accuracy", "n_masked"}; the most-frequent-k-mer baseline is computed by the caller.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    loss_sum = correct = count = 0.0
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for first in range(0, len(pieces), batch_size):
+            ids = pad_ids([tokenizer.encode(p) for p in pieces[first : first + batch_size]])
+            masked = mask_batch(ids, tokenizer.k, tokenizer.vocab_size, probability=mask_probability,
+                                generator=generator)
+            inputs, labels = masked.input_ids.to(device), masked.labels.to(device)
+            logits = model(input_ids=inputs, attention_mask=(inputs != PAD_ID).long()).logits.float()
+            selected = labels != IGNORE_INDEX
+            loss_sum += float(torch.nn.functional.cross_entropy(logits[selected], labels[selected], reduction="sum"))
+            correct += float((logits[selected].argmax(-1) == labels[selected]).sum())
+            count += float(selected.sum())
+    model.train(was_training)
+    return {"loss": loss_sum / max(count, 1), "accuracy": correct / max(count, 1), "n_masked": int(count)}
+
+
+def pretrain(
+    model: PreTrainedModel,
+    tokenizer: KmerTokenizer,
+    pieces: Sequence[str],
+    config: TrainConfig,
+    *,
+    eval_pieces: Sequence[str] = (),
+    dist_info: Dist | None = None,
+    resume: bool = True,
+    on_log: LogFn | None = None,
+) -> Run:
+    """Masked-LM pre-training with contiguous k-span masking on genome ``pieces`` (see ``corpus.cut_pieces``)."""
+    if not pieces:
+        raise DnabertError("no pre-training text: the corpus is empty")
+    dist_info = dist_info or init_distributed()
+    run = Run(model, tokenizer, config, dist_info, resume=resume, on_log=on_log)
+    run.model.train()
+    seen_tokens = 0
+    window_start = time.perf_counter()
+    while run.step < config.steps:
+        step = run.step
+        indices = batch_indices(step, config.batch_size, len(pieces), config.seed)
+        ids = pad_ids([tokenizer.encode(pieces[i]) for i in indices])
+        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+        masked = mask_batch(ids, tokenizer.k, tokenizer.vocab_size, probability=config.mask_probability,
+                            generator=generator)
+        n_masked_global = int((masked.labels != IGNORE_INDEX).sum())
+        loss_value = 0.0
+        slices = rank_slices(len(indices), dist_info, config.grad_accum)
+        for index, rows in enumerate(slices):
+            inputs, labels = trim(masked.input_ids[rows], masked.labels[rows])
+            inputs, labels = inputs.to(dist_info.device), labels.to(dist_info.device)
+            with run.sync_context(index == len(slices) - 1), autocast_context(config.precision, dist_info.device):
+                logits = run.wrapped(input_ids=inputs, attention_mask=(inputs != PAD_ID).long()).logits
+                selected = labels != IGNORE_INDEX
+                loss_sum = torch.nn.functional.cross_entropy(
+                    logits[selected].float(), labels[selected], reduction="sum"
+                )
+                # DDP averages gradients over ranks; scaling by world makes the update the global-batch mean
+                loss = loss_sum / n_masked_global * dist_info.world
+                loss.backward()
+            loss_value += float(loss_sum.detach()) / n_masked_global
+            seen_tokens += int((inputs != PAD_ID).sum())
+        norm = run.optimizer_step()
+        loss_value = run.reduce_sum(loss_value)
+        if run.step % config.log_every == 0 or run.step == config.steps:
+            elapsed = time.perf_counter() - window_start
+            tokens = run.reduce_sum(seen_tokens)
+            run.log({"loss": loss_value, "lr": run.scheduler.get_last_lr()[0], "grad_norm": norm,
+                     "tokens_per_s": tokens / max(elapsed, 1e-9)})
+            seen_tokens, window_start = 0, time.perf_counter()
+        if eval_pieces and (run.step % config.eval_every == 0 or run.step == config.steps) and dist_info.main:
+            metrics = masked_lm_metrics(run.model, tokenizer, eval_pieces, batch_size=config.batch_size,
+                                        seed=config.seed, mask_probability=config.mask_probability)
+            run.log({f"eval_{key}": value for key, value in metrics.items()})
+        if run.step % config.save_every == 0 or run.step == config.steps:
+            run.save_checkpoint()
+    return run
+
+
+# ------------------------------------------------------------------------------------------------------------ fine-tuning
+def finetune(
+    model: PreTrainedModel,
+    tokenizer: KmerTokenizer,
+    train: Sequence[tuple[str, int]],
+    dev: Sequence[tuple[str, int]],
+    config: TrainConfig,
+    *,
+    evaluate: Callable[[PreTrainedModel], dict],
+    select_metric: str = "mcc",
+    patience: int = 5,
+    dist_info: Dist | None = None,
+    resume: bool = True,
+    on_log: LogFn | None = None,
+) -> tuple[Run, dict]:
+    """Classification fine-tuning with dev-set early stopping.
+
+    ``train``/``dev``: (sequence, class id) pairs, each sequence fitting one window. Every ``eval_every`` steps rank 0
+    calls ``evaluate(model)`` (dev metrics; higher ``select_metric`` is better); the best weights are saved to
+    ``output/best/`` and restored at the end; training stops after ``patience`` evaluations without improvement (a
+    resumed run remembers the best so far). Returns the run and the best dev metrics (with the step they were seen).
+    """
+    if not train:
+        raise DnabertError("no training examples")
+    too_long = [i for i, (s, _) in enumerate(train) if len(s) > tokenizer.max_bases]
+    if too_long:
+        raise DnabertError(
+            f"{len(too_long)} training sequences are longer than the model window ({tokenizer.max_bases} bp), "
+            f"e.g. example {too_long[0] + 1}; cut them first"
+        )
+    dist_info = dist_info or init_distributed()
+    run = Run(model, tokenizer, config, dist_info, resume=resume, on_log=on_log)
+    encoded = [tokenizer.encode(s) for s, _ in train]
+    labels_all = torch.tensor([label for _, label in train], dtype=torch.long)
+    best_folder = config.output / BEST
+    best = json.loads((best_folder / "dev_metrics.json").read_text()) if resume and run.step else {}
+    stale = int(best.get("stale", 0))
+    run.model.train()
+    while run.step < config.steps and stale < patience:
+        indices = batch_indices(run.step, config.batch_size, len(train), config.seed)
+        ids = pad_ids([encoded[i] for i in indices])
+        targets = labels_all[indices]
+        loss_value = 0.0
+        slices = rank_slices(len(indices), dist_info, config.grad_accum)
+        for index, rows in enumerate(slices):
+            (inputs,) = trim(ids[rows])
+            inputs, labels = inputs.to(dist_info.device), targets[rows].to(dist_info.device)
+            with run.sync_context(index == len(slices) - 1), autocast_context(config.precision, dist_info.device):
+                logits = run.wrapped(input_ids=inputs, attention_mask=(inputs != PAD_ID).long()).logits
+                loss_sum = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
+                loss = loss_sum / len(indices) * dist_info.world
+                loss.backward()
+            loss_value += float(loss_sum.detach()) / len(indices)
+        norm = run.optimizer_step()
+        loss_value = run.reduce_sum(loss_value)
+        if run.step % config.log_every == 0:
+            run.log({"loss": loss_value, "lr": run.scheduler.get_last_lr()[0], "grad_norm": norm})
+        if run.step % config.eval_every == 0 or run.step == config.steps:
+            improved = False
+            if dist_info.main:
+                run.model.eval()
+                metrics = {key: value for key, value in evaluate(run.model).items() if np.isscalar(value)}
+                run.model.train()
+                run.log({f"dev_{key}": value for key, value in metrics.items()})
+                score = metrics[select_metric]
+                improved = not best or (not math.isnan(score) and score > best[select_metric])
+                if improved:
+                    best = {**metrics, "step": run.step}
+                    save_model(run.model, tokenizer, best_folder)
+            improved = bool(run.reduce_sum(float(improved)))
+            stale = 0 if improved else stale + 1
+            if dist_info.main:
+                best["stale"] = stale
+                (best_folder / "dev_metrics.json").write_text(json.dumps(best, indent=2))
+            run.save_checkpoint()
+    if dist_info.main and (best_folder / "model.safetensors").is_file():
+        run.model.load_state_dict(load_file(best_folder / "model.safetensors", device=str(dist_info.device)),
+                                  strict=False)
+    best.pop("stale", None)
+    return run, best

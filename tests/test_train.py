@@ -1,0 +1,166 @@
+"""Training loops on tiny models: loss goes down, resume is bit-identical, 2-process DDP equals one process,
+fine-tuning learns a planted motif."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import BertForMaskedLM, BertForSequenceClassification
+
+from dnabert_core.corpus import cut_pieces, piece_length
+from dnabert_core.model import build_config
+from dnabert_core.tokenizer import KmerTokenizer
+from dnabert_core.train import TrainConfig, batch_indices, finetune, masked_lm_metrics, pretrain
+from tests.conftest import TINY, random_dna
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_mlm(seed: int = 0, dropout: float = 0.1) -> BertForMaskedLM:
+    torch.manual_seed(seed)
+    config = build_config(3, max_tokens=64, **TINY)
+    config.hidden_dropout_prob = config.attention_probs_dropout_prob = dropout
+    return BertForMaskedLM(config)
+
+
+def repetitive_pieces(n: int = 64) -> list[str]:
+    rng = np.random.default_rng(0)
+    unit = "ACGTTGCA"
+    return [(unit * 10)[int(rng.integers(0, 8)) :][: int(rng.integers(20, 62))] for _ in range(n)]
+
+
+def read_metrics(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_batch_indices_cover_each_epoch_and_are_deterministic():
+    batches = np.concatenate([batch_indices(step, 4, 10, seed=3) for step in range(5)])  # 20 = two epochs
+    assert sorted(batches[:10]) == list(range(10)) and sorted(batches[10:]) == list(range(10))
+    assert np.array_equal(batch_indices(2, 4, 10, seed=3), batch_indices(2, 4, 10, seed=3))
+    assert not np.array_equal(batch_indices(0, 10, 10, seed=3), batch_indices(0, 10, 10, seed=4))
+
+
+def test_cut_pieces_lengths_and_n_filter():
+    rng = np.random.default_rng(0)
+    sequence = "ACGT" * 1000 + "N" * 2000 + "ACGT" * 500
+    pieces = cut_pieces(sequence, 6, rng)
+    assert piece_length(6) == 515
+    assert all(6 <= len(p) <= 515 for p in pieces)
+    assert all(p.count("N") <= len(p) / 2 for p in pieces)
+    assert 0.2 < np.mean([len(p) < 515 for p in pieces]) < 0.8  # about half re-cut shorter (and the tail piece)
+
+
+def test_pretraining_lowers_the_loss(tmp_path):
+    pieces = repetitive_pieces()
+    model = tiny_mlm()
+    tokenizer = KmerTokenizer(3, 64)
+    before = masked_lm_metrics(model, tokenizer, pieces[:16], batch_size=16, seed=1, mask_probability=0.1)
+    config = TrainConfig(output=tmp_path, steps=30, batch_size=16, lr=2e-3, warmup_steps=3, log_every=5,
+                         save_every=100, eval_every=15, mask_probability=0.1)
+    run = pretrain(model, tokenizer, pieces, config, eval_pieces=pieces[:16])
+    after = masked_lm_metrics(run.model, tokenizer, pieces[:16], batch_size=16, seed=1, mask_probability=0.1)
+    assert after["loss"] < before["loss"] - 1.0
+    lines = read_metrics(tmp_path)
+    assert [line["step"] for line in lines if "loss" in line] == [5, 10, 15, 20, 25, 30]
+    assert any("eval_accuracy" in line for line in lines)
+    assert (tmp_path / "checkpoint" / "model.safetensors").is_file()
+
+
+def test_resume_continues_exactly(tmp_path):
+    pieces = repetitive_pieces()
+    tokenizer = KmerTokenizer(3, 64)
+    base = dict(steps=6, batch_size=8, lr=1e-3, warmup_steps=2, log_every=1, mask_probability=0.1, seed=5)
+    straight = pretrain(tiny_mlm(), tokenizer, pieces, TrainConfig(output=tmp_path / "a", save_every=100, **base))
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_3(record: dict) -> None:
+        if record["step"] == 3 and "loss" in record:
+            raise Stop
+
+    folder = tmp_path / "b"
+    with pytest.raises(Stop):  # a run killed after step 3 (its checkpoint was written at step 3)
+        pretrain(tiny_mlm(), tokenizer, pieces, TrainConfig(output=folder, save_every=1, **base),
+                 on_log=stop_after_3)
+    torch.manual_seed(999)  # whatever the global RNG now holds, resuming restores the saved state
+    resumed = pretrain(tiny_mlm(seed=123), tokenizer, pieces, TrainConfig(output=folder, save_every=1, **base))
+    assert resumed.step == 6
+    for (name, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    straight_losses = [r["loss"] for r in read_metrics(tmp_path / "a") if "loss" in r]
+    resumed_losses = [r["loss"] for r in read_metrics(folder) if "loss" in r]
+    assert resumed_losses[-3:] == straight_losses[-3:]
+
+
+@pytest.mark.slow
+def test_two_process_ddp_matches_one_process(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    worker = str(ROOT / "tests" / "ddp_worker.py")
+    subprocess.run([sys.executable, worker, str(tmp_path / "single")], check=True, env=env, cwd=ROOT, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", worker,
+         str(tmp_path / "ddp")],
+        check=True, env=env, cwd=ROOT, capture_output=True, timeout=300,
+    )
+    rank0 = load_file(tmp_path / "ddp" / "rank0.safetensors")
+    rank1 = load_file(tmp_path / "ddp" / "rank1.safetensors")
+    single = load_file(tmp_path / "single" / "rank0.safetensors")
+    for name in rank0:
+        assert torch.equal(rank0[name], rank1[name]), name
+        torch.testing.assert_close(rank0[name], single[name], atol=1e-5, rtol=1e-4)
+    ddp_losses = [r["loss"] for r in read_metrics(tmp_path / "ddp")]
+    single_losses = [r["loss"] for r in read_metrics(tmp_path / "single")]
+    np.testing.assert_allclose(ddp_losses, single_losses, rtol=1e-5)
+    assert not (tmp_path / "ddp" / "metrics.jsonl").read_text().count("\n") > len(single_losses)  # rank 0 wrote once
+
+
+def planted(n: int, rng: np.random.Generator, motif: str = "TATAAT") -> list[tuple[str, int]]:
+    examples = []
+    for i in range(n):
+        sequence = random_dna(rng, 30).replace(motif, "TATCAT")
+        label = i % 2
+        if label:
+            at = int(rng.integers(0, 30 - len(motif)))
+            sequence = sequence[:at] + motif + sequence[at + len(motif) :]
+        examples.append((sequence, label))
+    return examples
+
+
+@pytest.mark.slow
+def test_finetuning_learns_a_planted_motif(tmp_path):
+    from sklearn.metrics import accuracy_score
+
+    rng = np.random.default_rng(0)
+    train, dev, test = planted(3000, rng), planted(200, rng), planted(400, rng)
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(build_config(3, max_tokens=64, **TINY))
+    tokenizer = KmerTokenizer(3, 64)
+
+    def probabilities(m, examples):
+        ids = [tokenizer.encode(s) for s, _ in examples]
+        from dnabert_core.train import pad_ids
+
+        batch = pad_ids(ids)
+        with torch.no_grad():
+            return torch.softmax(m(input_ids=batch, attention_mask=(batch != 0).long()).logits, -1).numpy()
+
+    def evaluate(m):
+        predicted = probabilities(m, dev).argmax(1)
+        return {"accuracy": accuracy_score([y for _, y in dev], predicted)}
+
+    config = TrainConfig(output=tmp_path, steps=300, batch_size=32, lr=3e-3, warmup_steps=20, eval_every=50,
+                         log_every=50, save_every=1000)
+    run, best = finetune(model, tokenizer, train, dev, config, evaluate=evaluate, select_metric="accuracy",
+                         patience=4)
+    accuracy = accuracy_score([y for _, y in test], probabilities(run.model.eval(), test).argmax(1))
+    assert best["accuracy"] >= 0.85  # chance is 0.5
+    assert accuracy >= 0.85
+    assert json.loads((tmp_path / "best" / "dev_metrics.json").read_text())["accuracy"] == best["accuracy"]
