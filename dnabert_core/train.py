@@ -175,7 +175,9 @@ class Run:
         *,
         resume: bool = True,
         on_log: LogFn | None = None,
+        train_module: Callable[[PreTrainedModel], torch.nn.Module] | None = None,
     ) -> None:
+        """``train_module`` wraps the model for the training forward pass (e.g. ``MaskedPositionsLM``)."""
         if config.batch_size % (dist_info.world * config.grad_accum):
             raise DnabertError(
                 f"batch_size {config.batch_size} must be a multiple of processes x grad_accum "
@@ -193,10 +195,11 @@ class Run:
             self._load_checkpoint()
         else:
             seed_everything(config.seed)
+        forward_module = train_module(self.model) if train_module else self.model
         self.wrapped = (
-            torch.nn.parallel.DistributedDataParallel(self.model, device_ids=None)
+            torch.nn.parallel.DistributedDataParallel(forward_module, device_ids=None)
             if dist_info.world > 1
-            else self.model
+            else forward_module
         )
         if dist_info.main:
             config.output.mkdir(parents=True, exist_ok=True)
@@ -265,6 +268,20 @@ class Run:
 
 
 # ---------------------------------------------------------------------------------------------------------- pre-training
+class MaskedPositionsLM(torch.nn.Module):
+    """A ``BertForMaskedLM`` that scores only the masked positions: the vocabulary projection (hidden x 4^k) is the
+    costliest single layer, and the loss needs only the ~15% of positions that are masked."""
+
+    def __init__(self, model: PreTrainedModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, selected: torch.Tensor) -> torch.Tensor:
+        """Logits (n_selected, vocab) at the positions where ``selected`` (batch, n_tokens) is True."""
+        hidden = self.model.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.model.cls(hidden[selected])
+
+
 def masked_lm_metrics(
     model: PreTrainedModel, tokenizer: KmerTokenizer, pieces: Sequence[str], *, batch_size: int, seed: int,
     mask_probability: float = 0.025,
@@ -308,7 +325,7 @@ def pretrain(
     if not pieces:
         raise DnabertError("no pre-training text: the corpus is empty")
     dist_info = dist_info or init_distributed()
-    run = Run(model, tokenizer, config, dist_info, resume=resume, on_log=on_log)
+    run = Run(model, tokenizer, config, dist_info, resume=resume, on_log=on_log, train_module=MaskedPositionsLM)
     run.model.train()
     seen_tokens = 0
     window_start = time.perf_counter()
@@ -325,12 +342,10 @@ def pretrain(
         for index, rows in enumerate(slices):
             inputs, labels = trim(masked.input_ids[rows], masked.labels[rows])
             inputs, labels = inputs.to(dist_info.device), labels.to(dist_info.device)
+            selected = labels != IGNORE_INDEX
             with run.sync_context(index == len(slices) - 1), autocast_context(config.precision, dist_info.device):
-                logits = run.wrapped(input_ids=inputs, attention_mask=(inputs != PAD_ID).long()).logits
-                selected = labels != IGNORE_INDEX
-                loss_sum = torch.nn.functional.cross_entropy(
-                    logits[selected].float(), labels[selected], reduction="sum"
-                )
+                logits = run.wrapped(inputs, (inputs != PAD_ID).long(), selected)
+                loss_sum = torch.nn.functional.cross_entropy(logits.float(), labels[selected], reduction="sum")
                 # DDP averages gradients over ranks; scaling by world makes the update the global-batch mean
                 loss = loss_sum / n_masked_global * dist_info.world
                 loss.backward()

@@ -157,6 +157,45 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from dnabert_core.recipes import pretrain_genome
+    from dnabert_core.train import TrainConfig
+    from viz.training_plots import plot_loss_curve
+
+    set_threads(args.threads)
+    if not Path(args.fasta).is_file():
+        raise UsageError(f"genome FASTA not found: {args.fasta}")
+    extra = []
+    if args.text:
+        reader = RecordReader(args.text, min_length=args.k, fmt=None)
+        extra = [record.sequence for record in reader]
+    output = Path(args.output)
+    config = TrainConfig(
+        output=output, steps=args.steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
+        warmup_steps=args.warmup if args.warmup is not None else args.steps // 10, seed=args.seed,
+        save_every=args.save_every, log_every=args.log_every, eval_every=args.eval_every, precision=args.precision,
+        mask_probability=args.mask_probability,
+    )
+    bar = tqdm(total=args.steps, desc="pretrain", unit="step", file=sys.stderr, disable=args.quiet, dynamic_ncols=True)
+
+    def on_log(record: dict) -> None:
+        bar.update(record["step"] - bar.n)
+        if "loss" in record:
+            bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
+
+    try:
+        run = pretrain_genome(
+            args.fasta, output, regions=args.region, holdout=args.holdout, k=args.k, size=args.size, config=config,
+            extra_text=extra, resume=not args.no_resume, on_log=on_log, command="dnabert " + " ".join(sys.argv[1:]),
+        )
+    finally:
+        bar.close()
+    if run.dist.main:
+        plot_loss_curve(output / "metrics.jsonl", output / "loss_curve.png", title=f"pre-training {output.name}")
+        print(f"wrote {output} after {run.step} steps", file=sys.stderr)
+    return EXIT_OK
+
+
 def finish(reader: RecordReader, output: str) -> int:
     """Summarise on stderr; exit 1 when no record could be processed."""
     if reader.n_read == 0:
@@ -220,6 +259,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default="float32", help="opt-in faster, approximate inference")
     p.add_argument("--chunk-size", type=positive_int, default=1024, help="records held in memory at once")
     p.set_defaults(handler=cmd_predict)
+
+    p = commands.add_parser(
+        "pretrain",
+        help="masked-LM pre-training on genome text (contiguous k-span masking)",
+        formatter_class=Formatter,
+        description=(
+            "Pre-train a DNABERT-style masked-LM on genome text: non-overlapping pieces of 509+k bp (half cut shorter), "
+            "contiguous k-span masking, AdamW with linear warm-up and decay. Resumes from OUTPUT/checkpoint when one "
+            "exists. Runs unchanged under torchrun for several processes or GPUs.\n\n"
+            "example: dnabert pretrain --fasta hg19.fa.gz --region chr22:16050001-21000000 "
+            "--holdout chr22:21000001-22000000 -o runs/mini-6 --steps 20000\n"
+            "several GPUs: torchrun --nproc_per_node=4 -m viz.cli pretrain ..."
+        ),
+    )
+    p.add_argument("--fasta", required=True, help="genome FASTA (plain, bgzip or gzip)")
+    p.add_argument("--region", action="append", default=None,
+                   help="training region chr:start-end (repeatable; default: every chromosome)")
+    p.add_argument("--holdout", default=None, help="held-out region chr:start-end, never trained on, for evaluation")
+    p.add_argument("--text", nargs="*", default=None, help="extra training sequence files (any input format)")
+    p.add_argument("-o", "--output", required=True, help="output model folder (checkpoints and logs inside)")
+    p.add_argument("--k", type=int, choices=[3, 4, 5, 6], default=6, help="k-mer size")
+    p.add_argument("--size", choices=["mini", "dnabert"], default="mini", help="model size (mini: 4x256, dnabert: 12x768)")
+    p.add_argument("--steps", type=positive_int, default=10000, help="optimiser steps")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="global batch (sequences per optimiser step)")
+    p.add_argument("--grad-accum", type=positive_int, default=1, help="micro-batches per step (per process)")
+    p.add_argument("--lr", type=float, default=4e-4, help="peak learning rate")
+    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: 10%% of --steps)")
+    p.add_argument("--mask-probability", type=float, default=0.025, help="probability of a span centre")
+    p.add_argument("--seed", type=int, default=42, help="random seed (data order, masks, initial weights)")
+    p.add_argument("--save-every", type=positive_int, default=200, help="checkpoint every N steps")
+    p.add_argument("--eval-every", type=positive_int, default=500, help="held-out evaluation every N steps")
+    p.add_argument("--log-every", type=positive_int, default=10, help="log every N steps")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+                   help="auto: bfloat16 autocast on GPUs that support it")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if a checkpoint exists")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_pretrain)
 
     p = commands.add_parser(
         "convert",
