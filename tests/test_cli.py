@@ -144,3 +144,19 @@ def test_convert(dnabert_format_dir, tmp_path, capsys):
 def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "viz.cli", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and "predict" in result.stdout and "convert" in result.stdout
+
+
+def test_pretrain_writes_model_folder_card_and_curve(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    genome = tmp_path / "genome.fa"
+    genome.write_text(">chrT\n" + "N" * 600 + random_dna(rng, 3000) + "\n")
+    out = tmp_path / "mini"
+    code = main(["pretrain", "--fasta", str(genome), "--holdout", "chrT:3001-3600", "-o", str(out), "--k", "4",
+                 "--steps", "2", "--batch-size", "2", "--log-every", "1", "--eval-every", "2", "--quiet"])
+    assert code == 0
+    assert {"config.json", "model.safetensors", "vocab.txt", "README.md", "loss_curve.png", "metrics.jsonl"} <= {
+        p.name for p in out.iterdir()}
+    card = (out / "README.md").read_text()
+    assert "Region never trained on: chrT:3001-3600" in card and "unigram baseline" in card
+    assert "training regions: chrT:1-3000" in card
+    assert load_model(out, task="mlm").k == 4
