@@ -196,6 +196,69 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def read_labelled(paths: list[str] | None, k: int, fmt: str | None, label_column: str | None) -> list[SequenceRecord]:
+    """All good records of some files (rejected ones listed on stderr)."""
+    if not paths:
+        return []
+    return list(RecordReader(paths, min_length=k, fmt=fmt, label_column=label_column))
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from dnabert_core.model import read_config, resolve_folder
+    from dnabert_core.recipes import finetune_records
+    from dnabert_core.train import TrainConfig
+    from viz.training_plots import plot_curves, plot_loss_curve
+
+    set_threads(args.threads)
+    _, tokenizer = read_config(resolve_folder(args.model))
+    train = read_labelled(args.train, tokenizer.k, args.format, args.label_column)
+    dev = read_labelled(args.dev, tokenizer.k, args.format, args.label_column)
+    test = read_labelled(args.test, tokenizer.k, args.format, args.label_column)
+    if not train:
+        print("error: no training record could be read", file=sys.stderr)
+        return EXIT_NOTHING
+    if not dev:  # hold a seeded random part of the training records out for early stopping
+        order = np.random.default_rng(args.seed).permutation(len(train))
+        n_dev = max(1, int(len(train) * args.dev_fraction))
+        dev = [train[i] for i in order[:n_dev]]
+        train = [train[i] for i in order[n_dev:]]
+        print(f"no --dev given: held out {n_dev} random training records for early stopping", file=sys.stderr)
+    steps = args.steps or max(1, args.epochs * len(train) // args.batch_size)
+    output = Path(args.output)
+    config = TrainConfig(
+        output=output, steps=steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
+        warmup_steps=args.warmup if args.warmup is not None else steps // 10, seed=args.seed,
+        save_every=args.eval_every, log_every=args.log_every, eval_every=args.eval_every, precision=args.precision,
+    )
+    bar = tqdm(total=steps, desc="finetune", unit="step", file=sys.stderr, disable=args.quiet, dynamic_ncols=True)
+
+    def on_log(record: dict) -> None:
+        bar.update(record["step"] - bar.n)
+        if "loss" in record:
+            bar.set_postfix(loss=f"{record['loss']:.3f}")
+        if "dev_mcc" in record:
+            bar.write(f"step {record['step']}: dev MCC {record['dev_mcc']:.4f}, AUROC {record['dev_auroc']:.4f}")
+
+    try:
+        result = finetune_records(
+            args.model, train, dev, test, output, config, class_names=args.class_names, patience=args.patience,
+            on_log=on_log, command="dnabert " + " ".join(sys.argv[1:]), data_note=args.data_note or "",
+        )
+    finally:
+        bar.close()
+    if result:
+        plot_loss_curve(output / "metrics.jsonl", output / "loss_curve.png", title=f"fine-tuning {output.name}")
+        if "curves" in result:
+            plot_curves(result["curves"], output)
+            test_metrics = result["test"]
+            print(f"test: MCC {test_metrics['mcc']:.4f}, AUROC {test_metrics['auroc']:.4f} "
+                  f"(k-mer baseline MCC {result['baseline']['mcc']:.4f})", file=sys.stderr)
+        print(f"wrote {output}", file=sys.stderr)
+    return EXIT_OK
+
+
 def finish(reader: RecordReader, output: str) -> int:
     """Summarise on stderr; exit 1 when no record could be processed."""
     if reader.n_read == 0:
@@ -297,6 +360,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_pretrain)
+
+    p = commands.add_parser(
+        "finetune",
+        help="fine-tune a classifier (binary or multi-class) with dev early stopping",
+        formatter_class=Formatter,
+        description=(
+            "Fine-tune a model (a pre-trained masked-LM folder gets a new classification head) on labelled sequences "
+            "in any input format with labels (CSV/TSV 'label' column or --label-column, DNABERT's k-merized TSV). "
+            "Early stopping on dev MCC; the test set is evaluated once at the end, beside a k-mer logistic-regression "
+            "baseline on the same split. Writes a model folder with metrics.json, ROC/PR curves and a model card.\n\n"
+            "example: dnabert finetune -m assets/models/dnabert-mini-6 --train train.csv --dev dev.csv "
+            "--test test.csv -o models/my-task"
+        ),
+    )
+    p.add_argument("-m", "--model", required=True, help="starting model folder (or hub id)")
+    p.add_argument("--train", nargs="+", required=True, help="training files")
+    p.add_argument("--dev", nargs="*", default=None, help="dev files (default: --dev-fraction of the training set)")
+    p.add_argument("--test", nargs="*", default=None, help="test files, evaluated once after training")
+    p.add_argument("-o", "--output", required=True, help="output model folder")
+    add_input_options(p)
+    p.add_argument("--label-column", default=None, help="label column of CSV/TSV inputs (default: 'label')")
+    p.add_argument("--class-names", type=lambda text: text.split(","), default=None,
+                   help="comma-separated names for the sorted label values, e.g. non_promoter,promoter")
+    p.add_argument("--data-note", default=None, help="text for the card's Data section (source, licence, split)")
+    p.add_argument("--dev-fraction", type=float, default=0.1, help="dev share of the training set without --dev")
+    p.add_argument("--epochs", type=positive_int, default=3, help="passes over the training set (unless --steps)")
+    p.add_argument("--steps", type=positive_int, default=None, help="optimiser steps (overrides --epochs)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="global batch (sequences per step)")
+    p.add_argument("--grad-accum", type=positive_int, default=1, help="micro-batches per step (per process)")
+    p.add_argument("--lr", type=float, default=5e-5, help="peak learning rate")
+    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: 10%% of the steps)")
+    p.add_argument("--eval-every", type=positive_int, default=200, help="dev evaluation (and checkpoint) every N steps")
+    p.add_argument("--patience", type=positive_int, default=5, help="stop after N evaluations without dev improvement")
+    p.add_argument("--log-every", type=positive_int, default=10, help="log every N steps")
+    p.add_argument("--seed", type=int, default=42, help="random seed")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+                   help="auto: bfloat16 autocast on GPUs that support it")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_finetune)
 
     p = commands.add_parser(
         "convert",
