@@ -112,11 +112,9 @@ def _run_chunk(
     tokenizer = loaded.tokenizer
     size = tokenizer.max_bases if window is None else window
     starts = [tokenizer.windows(len(r.sequence), window, step) for r in chunk]
-    items = [  # (record index, window index, token ids)
-        (r, w, tokenizer.encode(chunk[r].sequence[s : s + size]))
-        for r, record_starts in enumerate(starts)
-        for w, s in enumerate(record_starts)
-    ]
+    keys = [(r, w) for r, record_starts in enumerate(starts) for w in range(len(record_starts))]
+    encoded = tokenizer.encode_many([chunk[r].sequence[starts[r][w] : starts[r][w] + size] for r, w in keys])
+    items = [(r, w, ids) for (r, w), ids in zip(keys, encoded)]  # (record index, window index, token ids)
     items.sort(key=lambda item: item[2].size)
     outputs: list[list[np.ndarray | None]] = [[None] * len(s) for s in starts]
     device = loaded.device

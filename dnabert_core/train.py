@@ -297,7 +297,7 @@ def masked_lm_metrics(
     model.eval()
     with torch.inference_mode():
         for first in range(0, len(pieces), batch_size):
-            ids = pad_ids([tokenizer.encode(p) for p in pieces[first : first + batch_size]])
+            ids = pad_ids(tokenizer.encode_many(list(pieces[first : first + batch_size])))
             masked = mask_batch(ids, tokenizer.k, tokenizer.vocab_size, probability=mask_probability,
                                 generator=generator)
             inputs, labels = masked.input_ids.to(device), masked.labels.to(device)
@@ -332,7 +332,7 @@ def pretrain(
     while run.step < config.steps:
         step = run.step
         indices = batch_indices(step, config.batch_size, len(pieces), config.seed)
-        ids = pad_ids([tokenizer.encode(pieces[i]) for i in indices])
+        ids = pad_ids(tokenizer.encode_many([pieces[i] for i in indices]))
         generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
         masked = mask_batch(ids, tokenizer.k, tokenizer.vocab_size, probability=config.mask_probability,
                             generator=generator)
@@ -400,7 +400,7 @@ def finetune(
         )
     dist_info = dist_info or init_distributed()
     run = Run(model, tokenizer, config, dist_info, resume=resume, on_log=on_log)
-    encoded = [tokenizer.encode(s) for s, _ in train]
+    encoded = tokenizer.encode_many([s for s, _ in train])
     labels_all = torch.tensor([label for _, label in train], dtype=torch.long)
     best_folder = config.output / BEST
     best = json.loads((best_folder / "dev_metrics.json").read_text()) if resume and run.step else {}

@@ -185,3 +185,12 @@ def test_every_kmer_round_trips_through_its_id():
     for kmer in ("".join(p) for p in itertools.product("ACGT", repeat=4)):
         (token_id,) = kmer_token_ids(kmer, 4)
         assert tokenizer.decode([token_id]) == [kmer]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet="ACGTNacgu", max_size=30), max_size=8), st.integers(3, 6))
+def test_batch_encoding_equals_one_by_one(sequences, k):
+    # windows straddling two concatenated sequences must never leak into either
+    tokenizer = KmerTokenizer(k)
+    many = tokenizer.encode_many(sequences)
+    assert [ids.tolist() for ids in many] == [naive_ids(s.upper().replace("U", "T"), vocabulary(k), k) for s in sequences]
