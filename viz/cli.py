@@ -21,6 +21,7 @@ from dnabert_core.errors import DnabertError, InputError
 from dnabert_core.model import LoadedModel, convert_folder, load_model
 from dnabert_core.predict import AGGREGATES, PRECISIONS, predict, set_threads, with_precision
 from dnabert_core.records import SequenceRecord
+from dnabert_core.train import TrainConfig
 
 logger = logging.getLogger("dnabert")
 
@@ -157,9 +158,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def train_config(args: argparse.Namespace, output: Path, steps: int, **extra) -> TrainConfig:
+    """The TrainConfig of the shared training options (warm-up defaults to 10% of the steps)."""
+    return TrainConfig(
+        output=output, steps=steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
+        warmup_steps=args.warmup if args.warmup is not None else steps // 10, seed=args.seed,
+        log_every=args.log_every, eval_every=args.eval_every, precision=args.precision, **extra,
+    )
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from dnabert_core.recipes import pretrain_genome
-    from dnabert_core.train import TrainConfig
     from viz.training_plots import plot_loss_curve
 
     set_threads(args.threads)
@@ -170,12 +179,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         reader = RecordReader(args.text, min_length=args.k, fmt=None)
         extra = [record.sequence for record in reader]
     output = Path(args.output)
-    config = TrainConfig(
-        output=output, steps=args.steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
-        warmup_steps=args.warmup if args.warmup is not None else args.steps // 10, seed=args.seed,
-        save_every=args.save_every, log_every=args.log_every, eval_every=args.eval_every, precision=args.precision,
-        mask_probability=args.mask_probability,
-    )
+    config = train_config(args, output, args.steps, save_every=args.save_every,
+                          mask_probability=args.mask_probability)
     bar = tqdm(total=args.steps, desc="pretrain", unit="step", file=sys.stderr, disable=args.quiet, dynamic_ncols=True)
 
     def on_log(record: dict) -> None:
@@ -208,7 +213,6 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
     from dnabert_core.model import read_config, resolve_folder
     from dnabert_core.recipes import finetune_records
-    from dnabert_core.train import TrainConfig
     from viz.training_plots import plot_curves, plot_loss_curve
 
     set_threads(args.threads)
@@ -227,11 +231,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         print(f"no --dev given: held out {n_dev} random training records for early stopping", file=sys.stderr)
     steps = args.steps or max(1, args.epochs * len(train) // args.batch_size)
     output = Path(args.output)
-    config = TrainConfig(
-        output=output, steps=steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
-        warmup_steps=args.warmup if args.warmup is not None else steps // 10, seed=args.seed,
-        save_every=args.eval_every, log_every=args.log_every, eval_every=args.eval_every, precision=args.precision,
-    )
+    config = train_config(args, output, steps, save_every=args.eval_every)
     bar = tqdm(total=steps, desc="finetune", unit="step", file=sys.stderr, disable=args.quiet, dynamic_ncols=True)
 
     def on_log(record: dict) -> None:
@@ -291,6 +291,21 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_training_options(parser: argparse.ArgumentParser, *, lr: float, eval_every: int) -> None:
+    """Options shared by pretrain and finetune."""
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="global batch (sequences per step)")
+    parser.add_argument("--grad-accum", type=positive_int, default=1, help="micro-batches per step (per process)")
+    parser.add_argument("--lr", type=float, default=lr, help="peak learning rate")
+    parser.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: 10%% of the steps)")
+    parser.add_argument("--eval-every", type=positive_int, default=eval_every, help="evaluate every N steps")
+    parser.add_argument("--log-every", type=positive_int, default=10, help="log every N steps")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (data order, masks, initial weights)")
+    parser.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+                        help="auto: bfloat16 autocast on GPUs that support it")
+    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dnabert",
@@ -345,20 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, choices=[3, 4, 5, 6], default=6, help="k-mer size")
     p.add_argument("--size", choices=["mini", "dnabert"], default="mini", help="model size (mini: 4x256, dnabert: 12x768)")
     p.add_argument("--steps", type=positive_int, default=10000, help="optimiser steps")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="global batch (sequences per optimiser step)")
-    p.add_argument("--grad-accum", type=positive_int, default=1, help="micro-batches per step (per process)")
-    p.add_argument("--lr", type=float, default=4e-4, help="peak learning rate")
-    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: 10%% of --steps)")
+    add_training_options(p, lr=4e-4, eval_every=500)
     p.add_argument("--mask-probability", type=float, default=0.025, help="probability of a span centre")
-    p.add_argument("--seed", type=int, default=42, help="random seed (data order, masks, initial weights)")
     p.add_argument("--save-every", type=positive_int, default=200, help="checkpoint every N steps")
-    p.add_argument("--eval-every", type=positive_int, default=500, help="held-out evaluation every N steps")
-    p.add_argument("--log-every", type=positive_int, default=10, help="log every N steps")
-    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
-                   help="auto: bfloat16 autocast on GPUs that support it")
     p.add_argument("--no-resume", action="store_true", help="start afresh even if a checkpoint exists")
-    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_pretrain)
 
     p = commands.add_parser(
@@ -387,18 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev-fraction", type=float, default=0.1, help="dev share of the training set without --dev")
     p.add_argument("--epochs", type=positive_int, default=3, help="passes over the training set (unless --steps)")
     p.add_argument("--steps", type=positive_int, default=None, help="optimiser steps (overrides --epochs)")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="global batch (sequences per step)")
-    p.add_argument("--grad-accum", type=positive_int, default=1, help="micro-batches per step (per process)")
-    p.add_argument("--lr", type=float, default=5e-5, help="peak learning rate")
-    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: 10%% of the steps)")
-    p.add_argument("--eval-every", type=positive_int, default=200, help="dev evaluation (and checkpoint) every N steps")
+    add_training_options(p, lr=5e-5, eval_every=200)
     p.add_argument("--patience", type=positive_int, default=5, help="stop after N evaluations without dev improvement")
-    p.add_argument("--log-every", type=positive_int, default=10, help="log every N steps")
-    p.add_argument("--seed", type=int, default=42, help="random seed")
-    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
-                   help="auto: bfloat16 autocast on GPUs that support it")
-    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_finetune)
 
     p = commands.add_parser(
