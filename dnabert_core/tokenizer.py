@@ -81,24 +81,49 @@ def kmer_token_ids(sequence: str, k: int) -> np.ndarray:
 
 
 def batch_kmer_token_ids(sequences: list[str], k: int) -> list[np.ndarray]:
-    """Token ids of every sequence's k-mers, computed in one pass over the concatenated bytes: m_i ids each.
+    """Token ids of every sequence's k-mers (no special tokens), in one vectorised pass: m_i ids each."""
+    tokens, sizes = _padded_tokens(sequences, k)
+    return [row[1 : size - 1] for row, size in zip(tokens, sizes)]
 
-    Rolling index over 2-bit codes: id = 5 + sum_j code[i + j] * 4^(k-1-j); a window holding a non-ACGT base is
-    ``[UNK]`` (1). Windows that straddle two sequences are computed and dropped.
+
+def _padded_tokens(sequences: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``[CLS] ids [SEP] [PAD]...`` of every sequence as one matrix, and each row's token count: (n, W), (n,).
+
+    The sequences are right-filled to one length and viewed as an (n, L) matrix of 2-bit codes, so the rolling index
+    id = 5 + sum_j code[i + j] * 4^(k-1-j) runs down whole columns at once; a window holding a non-ACGT base is
+    ``[UNK]`` (1); windows reaching into the fill are overwritten by ``[SEP]`` and ``[PAD]``.
     """
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-    codes = _CODES[np.frombuffer("".join(sequences).encode("ascii", "replace"), dtype=np.uint8)]
-    n_windows = codes.size - k + 1
-    if n_windows <= 0:
-        return [np.zeros(0, dtype=np.int64) for _ in sequences]
-    ids = np.zeros(n_windows, dtype=np.int64)
-    for j in range(k):
-        ids = ids * 4 + codes[j : j + n_windows]
-    unknown = np.concatenate(([0], np.cumsum(codes == 4)))
+    counts = np.maximum(lengths - k + 1, 0)
+    width = max(int(lengths.max(initial=0)), k)
+    text = "".join(s.ljust(width, "N") for s in sequences).encode("ascii", "replace")
+    codes = _CODES[np.frombuffer(text, dtype=np.uint8)].reshape(len(sequences), width)
+    n = width - k + 1
+    ids = (codes[:, :n] & 3).astype(np.int16)  # int16 holds every id (4^6 + 5 < 2^15)
+    unknown = codes[:, :n] == 4
+    for j in range(1, k):
+        ids <<= 2
+        ids |= codes[:, j : j + n] & 3
+        unknown |= codes[:, j : j + n] == 4
     ids += N_SPECIAL
-    ids[(unknown[k:] - unknown[:n_windows]) > 0] = UNK_ID
-    ends = np.cumsum(lengths)
-    return [ids[end - n : end - k + 1] if n >= k else np.zeros(0, dtype=np.int64) for end, n in zip(ends, lengths)]
+    ids[unknown] = UNK_ID
+    tokens = np.full((len(sequences), n + 2), PAD_ID, dtype=np.int64)
+    tokens[:, 0] = CLS_ID
+    tokens[:, 1 : n + 1] = ids
+    columns = np.arange(n + 2)[None, :]
+    tokens[columns > counts[:, None]] = PAD_ID
+    tokens[np.arange(len(sequences)), counts + 1] = SEP_ID
+    return tokens, counts + 2
+
+
+def _check_fits(sequences: list[str], sizes: np.ndarray, k: int, max_kmers: int) -> None:
+    too_long = np.flatnonzero(sizes - 2 > max_kmers)
+    if too_long.size:
+        first = int(too_long[0])
+        raise VocabularyError(
+            f"a sequence of {len(sequences[first])} bp gives {sizes[first] - 2} {k}-mers, more than the {max_kmers} "
+            f"one window holds: split it with windows() first"
+        )
 
 
 @dataclass(frozen=True)
@@ -163,22 +188,15 @@ class KmerTokenizer:
 
     def encode(self, sequence: str) -> np.ndarray:
         """``[CLS] kmer_1 .. kmer_m [SEP]`` for one sequence that fits the window: (m + 2,) int64."""
-        ids = kmer_token_ids(sequence, self.k)
-        if ids.size > self.max_kmers:
-            raise VocabularyError(
-                f"a sequence of {len(sequence)} bp gives {ids.size} {self.k}-mers, more than the {self.max_kmers} "
-                f"one window holds: split it with windows() first"
-            )
-        return self.build_inputs_with_special_tokens(ids)
+        return self.encode_many([sequence])[0]
 
     def encode_many(self, sequences: list[str]) -> list[np.ndarray]:
-        """``encode`` for many sequences at once (one vectorised pass; much faster than a loop of ``encode``)."""
-        encoded = []
-        for sequence, ids in zip(sequences, batch_kmer_token_ids(sequences, self.k)):
-            if ids.size > self.max_kmers:
-                self.encode(sequence)  # raises the same, explicit error
-            encoded.append(self.build_inputs_with_special_tokens(ids))
-        return encoded
+        """``encode`` for many sequences in one vectorised pass (much faster than a loop of ``encode``)."""
+        if not sequences:
+            return []
+        tokens, sizes = _padded_tokens(sequences, self.k)
+        _check_fits(sequences, sizes, self.k, self.max_kmers)
+        return [row[:size] for row, size in zip(tokens, sizes.tolist())]
 
     def build_inputs_with_special_tokens(self, kmer_ids: np.ndarray) -> np.ndarray:
         """Add ``[CLS]`` and ``[SEP]`` around k-mer ids: (m,) -> (m + 2,)."""
@@ -194,13 +212,12 @@ class KmerTokenizer:
 
     def batch(self, sequences: list[str]) -> Batch:
         """Encode and right-pad sequences that each fit one window: ids and attention mask (batch, longest + 2)."""
-        encoded = self.encode_many(sequences)
-        width = max((e.size for e in encoded), default=2)
-        input_ids = np.full((len(encoded), width), PAD_ID, dtype=np.int64)
-        attention_mask = np.zeros((len(encoded), width), dtype=np.int64)
-        for row, ids in enumerate(encoded):
-            input_ids[row, : ids.size] = ids
-            attention_mask[row, : ids.size] = 1
+        if not sequences:
+            return Batch(np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2), dtype=np.int64))
+        input_ids, sizes = _padded_tokens(sequences, self.k)
+        _check_fits(sequences, sizes, self.k, self.max_kmers)
+        input_ids = input_ids[:, : int(sizes.max())]
+        attention_mask = (np.arange(input_ids.shape[1])[None, :] < sizes[:, None]).astype(np.int64)
         return Batch(input_ids=input_ids, attention_mask=attention_mask)
 
     def decode(self, token_ids: np.ndarray) -> list[str]:
