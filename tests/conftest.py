@@ -3,6 +3,7 @@ DNABERT checkpoints are (config.json fields of DNABERT's bert-config-k, vocab.tx
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,9 @@ from transformers import BertForMaskedLM, BertForSequenceClassification
 
 from dnabert_core.model import build_config, save_model
 from dnabert_core.tokenizer import KmerTokenizer
+
+# nothing in the tests downloads: the hub client refuses network access (the hub test replaces the download itself)
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_DATA = SHARED / "data"
