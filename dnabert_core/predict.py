@@ -110,7 +110,7 @@ def _run_chunk(
     batch_size: int,
 ) -> Iterator[WindowOutputs]:
     tokenizer = loaded.tokenizer
-    size = tokenizer.max_bases if window is None else window
+    size = tokenizer.window_size(window)
     starts = [tokenizer.windows(len(r.sequence), window, step) for r in chunk]
     keys = [(r, w) for r, record_starts in enumerate(starts) for w in range(len(record_starts))]
     encoded = tokenizer.encode_many([chunk[r].sequence[starts[r][w] : starts[r][w] + size] for r, w in keys])

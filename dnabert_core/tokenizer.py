@@ -65,16 +65,6 @@ def kmers_to_sequence(kmers: list[str]) -> str:
     return "".join(kmer[0] for kmer in kmers[:-1]) + kmers[-1]
 
 
-def n_kmers(n_bases: int, k: int) -> int:
-    """Number of k-mers of a sequence of ``n_bases`` bases (0 when it is shorter than k)."""
-    return max(n_bases - k + 1, 0)
-
-
-def base_codes(sequence: str) -> np.ndarray:
-    """2-bit codes of a sequence, A=0 T=1 C=2 G=3 (U=T, case-insensitive), 4 for any other character: (n,) uint8."""
-    return _CODES[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
-
-
 def kmer_token_ids(sequence: str, k: int) -> np.ndarray:
     """Token ids of the n - k + 1 k-mers of ``sequence``, without special tokens: (m,) int64."""
     return batch_kmer_token_ids([sequence], k)[0]
@@ -194,9 +184,14 @@ class KmerTokenizer:
         """``encode`` for many sequences in one vectorised pass (much faster than a loop of ``encode``)."""
         if not sequences:
             return []
+        tokens, sizes = self._padded_tokens(sequences)
+        return [row[:size] for row, size in zip(tokens, sizes.tolist())]
+
+    def _padded_tokens(self, sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``_padded_tokens`` after checking every sequence fits one window."""
         tokens, sizes = _padded_tokens(sequences, self.k)
         _check_fits(sequences, sizes, self.k, self.max_kmers)
-        return [row[:size] for row, size in zip(tokens, sizes.tolist())]
+        return tokens, sizes
 
     def build_inputs_with_special_tokens(self, kmer_ids: np.ndarray) -> np.ndarray:
         """Add ``[CLS]`` and ``[SEP]`` around k-mer ids: (m,) -> (m + 2,)."""
@@ -214,8 +209,7 @@ class KmerTokenizer:
         """Encode and right-pad sequences that each fit one window: ids and attention mask (batch, longest + 2)."""
         if not sequences:
             return Batch(np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2), dtype=np.int64))
-        input_ids, sizes = _padded_tokens(sequences, self.k)
-        _check_fits(sequences, sizes, self.k, self.max_kmers)
+        input_ids, sizes = self._padded_tokens(sequences)
         input_ids = input_ids[:, : int(sizes.max())]
         attention_mask = (np.arange(input_ids.shape[1])[None, :] < sizes[:, None]).astype(np.int64)
         return Batch(input_ids=input_ids, attention_mask=attention_mask)
@@ -225,13 +219,17 @@ class KmerTokenizer:
         vocab = self.vocab
         return [vocab[int(i)] for i in np.asarray(token_ids).ravel()]
 
+    def window_size(self, window: int | None = None) -> int:
+        """Bases per window: ``window``, or the longest the model takes (``max_bases``) when None."""
+        return self.max_bases if window is None else window
+
     def windows(self, n_bases: int, window: int | None = None, step: int | None = None) -> np.ndarray:
         """0-based starts of windows of ``window`` bases covering a sequence of ``n_bases``: (n_windows,) int64.
 
         ``window`` defaults to ``max_bases``, ``step`` to half a window. The last window ends at the sequence end, so
         every base is covered; a sequence that fits one window gets the single start 0.
         """
-        window = self.max_bases if window is None else window
+        window = self.window_size(window)
         if not self.k <= window <= self.max_bases:
             raise VocabularyError(f"window must be from k={self.k} to {self.max_bases} bases, got {window}")
         step = max(window // 2, 1) if step is None else step

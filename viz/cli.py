@@ -127,6 +127,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         window_writer = csv.writer(window_out, delimiter="\t", lineterminator="\n") if window_out else None
         if window_writer:
             window_writer.writerow(["id", "window", "start", "end"] + columns[2:-1])
+        size = loaded.tokenizer.window_size(args.window)
         with progress_bar("predict", total, args.quiet) as progress:
             for prediction in predict(
                 loaded,
@@ -141,7 +142,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 best = loaded.labels[int(prediction.probs.argmax())]
                 writer.writerow([prediction.record_id, prediction.length, *map(fmt_float, prediction.probs), best])
                 if window_writer:
-                    size = loaded.tokenizer.max_bases if args.window is None else args.window
                     for index, (start, probs) in enumerate(zip(prediction.window_starts, prediction.window_probs)):
                         end = min(int(start) + size, prediction.length)
                         window_writer.writerow([prediction.record_id, index + 1, int(start), end, *map(fmt_float, probs)])
