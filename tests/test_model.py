@@ -177,3 +177,4 @@ def test_build_config_sizes():
     with pytest.raises(ModelLoadError, match=r"hidden size \(100\) is not a multiple of the number of heads \(12\)"):
         build_config(6, size="dnabert", hidden=100)
     assert model_module.SIZES["mini"] == (4, 256, 4, 1024)
+    assert model_module.SIZES["small"] == (4, 128, 4, 512)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from dnabert_core import io
 from dnabert_core.errors import DnabertError, InputError
-from dnabert_core.model import LoadedModel, convert_folder, load_model
+from dnabert_core.model import SIZES, LoadedModel, convert_folder, load_model
 from dnabert_core.predict import AGGREGATES, PRECISIONS, predict, set_threads, with_precision
 from dnabert_core.records import SequenceRecord
 from dnabert_core.train import TrainConfig
@@ -358,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", nargs="*", default=None, help="extra training sequence files (any input format)")
     p.add_argument("-o", "--output", required=True, help="output model folder (checkpoints and logs inside)")
     p.add_argument("--k", type=int, choices=[3, 4, 5, 6], default=6, help="k-mer size")
-    p.add_argument("--size", choices=["mini", "dnabert"], default="mini", help="model size (mini: 4x256, dnabert: 12x768)")
+    p.add_argument("--size", choices=sorted(SIZES), default="mini",
+                   help="model size: " + ", ".join(f"{name} {v[0]}x{v[1]}" for name, v in sorted(SIZES.items())))
     p.add_argument("--steps", type=positive_int, default=10000, help="optimiser steps")
     add_training_options(p, lr=4e-4, eval_every=500)
     p.add_argument("--mask-probability", type=float, default=0.025, help="probability of a span centre")
