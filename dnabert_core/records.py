@@ -45,3 +45,19 @@ class Embedding:
     record_id: str
     vector: np.ndarray
     pooling: str
+
+
+@dataclass(frozen=True)
+class Landscape:
+    """A per-base score track of one sequence: attention landscape (SPEC section 5) or attribution.
+
+    ``scores``: (len(sequence),), one per base, averaged over the windows covering each base for long sequences;
+    ``source`` says how it was computed ("attention, layer 4, sum of heads 1-4, [CLS] query"); ``delta``: for
+    integrated gradients, the largest absolute convergence delta over the record's windows (None for attention).
+    """
+
+    record_id: str
+    sequence: str
+    scores: np.ndarray = field(repr=False)
+    source: str
+    delta: float | None = None

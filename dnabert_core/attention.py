@@ -1,0 +1,196 @@
+"""Only the attention rows asked for: hooks on a layer's query and key projections, SDPA for everything else.
+
+SDPA cannot return attention weights, and ``output_attentions=True`` with eager attention materialises every layer's
+(batch, heads, n, n) matrix. The landscape needs one query row per head (``[CLS]``) or the mean over query rows, of a
+few layers. So a forward hook captures the query and key projections of the chosen layers, and the rows are computed
+from them as eager attention would: ``softmax(q k^T / sqrt(d) + mask)`` (dropout is off in eval mode). The mean over
+query rows is accumulated in blocks of query rows, so no layer's full matrix is ever held; full (heads, n, n) maps are
+computed only for the one layer a user views (``query="all"``).
+
+Padding: keys of padding positions get zero weight (as in the model), and only real query rows (``[CLS]``, k-mers,
+``[SEP]``) enter the mean, so a padded batch gives exactly each sequence's rows run alone.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dnabert_core.errors import DnabertError
+from dnabert_core.model import LoadedModel
+from dnabert_core.predict import Progress, map_windows
+from dnabert_core.records import SequenceRecord
+
+QUERIES = ("cls", "mean", "all")
+REDUCTIONS = ("sum", "mean")
+QUERY_BLOCK = 64  # query rows per block when averaging over rows: bounds the scratch to (batch, heads, 64, n)
+
+
+@dataclass(frozen=True)
+class TokenScores:
+    """Per-window k-mer scores of one record. ``scores``: (n_windows, m_max), the first ``n_kmers[w]`` entries of row
+    w are the scores of that window's k-mers (keys 1..m, ``[CLS]`` and ``[SEP]`` excluded), the rest zero;
+    ``starts``: (n_windows,) 0-based window starts in bases."""
+
+    record: SequenceRecord
+    starts: np.ndarray
+    scores: np.ndarray
+    n_kmers: np.ndarray
+
+
+def resolve_layers(n_layers: int, layers: Sequence[int] | None) -> list[int]:
+    """0-based layer indices (negative count from the end); None means the last layer (SPEC section 5)."""
+    if layers is None:
+        return [n_layers - 1]
+    if not layers:
+        raise DnabertError("no layer chosen; give at least one layer")
+    out = []
+    for layer in layers:
+        if not -n_layers <= layer < n_layers:
+            raise DnabertError(f"layer {layer} does not exist: the model has {n_layers} layers (0..{n_layers - 1})")
+        out.append(layer % n_layers)
+    return sorted(set(out))
+
+
+def resolve_heads(n_heads: int, heads: Sequence[int] | None) -> list[int]:
+    """0-based head indices; None means every head."""
+    if heads is None:
+        return list(range(n_heads))
+    if not heads:
+        raise DnabertError("no head chosen; give at least one head")
+    for head in heads:
+        if not 0 <= head < n_heads:
+            raise DnabertError(f"head {head} does not exist: the model has {n_heads} heads (0..{n_heads - 1})")
+    return sorted(set(heads))
+
+
+def _encoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
+    base = getattr(model, "base_model", model)
+    try:
+        return base.encoder.layer
+    except AttributeError as error:
+        raise DnabertError(f"{type(model).__name__} is not a BERT encoder (no encoder.layer)") from error
+
+
+def _rows(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor, query: str) -> torch.Tensor:
+    """Attention rows from projections. ``q``, ``k``: (batch, heads, n, d); ``mask``: (batch, n) 1 for real tokens.
+
+    Returns (batch, heads, n) for "cls" and "mean", (batch, heads, n, n) for "all", float32.
+    """
+    q, k = q.float(), k.float()
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    bias = torch.zeros(mask.shape, dtype=torch.float32, device=q.device).masked_fill(mask == 0, float("-inf"))
+    bias = bias[:, None, None, :]  # (batch, 1, 1, n): padding keys get weight zero
+
+    def probs(rows: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(torch.matmul(rows, k.transpose(-1, -2)) * scale + bias, dim=-1)
+
+    if query == "cls":
+        return probs(q[:, :, :1])[:, :, 0]
+    if query == "all":
+        return probs(q)
+    total = torch.zeros(q.shape[0], q.shape[1], q.shape[2], dtype=torch.float32, device=q.device)
+    weights = mask.float()
+    for first in range(0, q.shape[2], QUERY_BLOCK):
+        block = probs(q[:, :, first : first + QUERY_BLOCK])  # (batch, heads, block, n)
+        total += torch.einsum("bhqn,bq->bhn", block, weights[:, first : first + QUERY_BLOCK])
+    return total / weights.sum(dim=1)[:, None, None]
+
+
+@contextmanager
+def capture_attention(model: torch.nn.Module, layers: Sequence[int], query: str, attention_mask: torch.Tensor):
+    """Within the block, a forward pass of ``model`` fills the yielded dict: layer index -> attention rows
+    (batch, heads, n) for "cls"/"mean", (batch, heads, n, n) for "all". ``attention_mask``: (batch, n), the mask of
+    the forward pass that follows."""
+    if query not in QUERIES:
+        raise DnabertError(f"unknown query {query!r}; choose one of {QUERIES}")
+    found: dict[int, torch.Tensor] = {}
+    encoder_layers = _encoder_layers(model)
+    handles = []
+    for index in layers:
+        attention = encoder_layers[index].attention.self
+        store: dict[str, torch.Tensor] = {}
+        size = attention.attention_head_size
+
+        def split(x: torch.Tensor) -> torch.Tensor:  # (batch, n, heads * d) -> (batch, heads, n, d)
+            return x.view(x.shape[0], x.shape[1], -1, size).transpose(1, 2)
+
+        def on_query(_module, _inputs, output, store=store):
+            store["q"] = output
+
+        def on_key(_module, _inputs, output, store=store, index=index, split=split):
+            found[index] = _rows(split(store.pop("q")), split(output), attention_mask, query)
+
+        handles.append(attention.query.register_forward_hook(on_query))
+        handles.append(attention.key.register_forward_hook(on_key))
+    try:
+        yield found
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def attention_rows(
+    loaded: LoadedModel,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    *,
+    layers: Sequence[int] | None = None,
+    query: str = "cls",
+) -> np.ndarray:
+    """Attention rows of the chosen layers for one batch: (batch, n_layers, heads, n) for "cls"/"mean",
+    (batch, n_layers, heads, n, n) for "all". ``layers``: 0-based (None: the last)."""
+    chosen = resolve_layers(loaded.model.config.num_hidden_layers, layers)
+    with torch.inference_mode(), capture_attention(loaded.model, chosen, query, attention_mask) as found:
+        loaded.model.base_model(input_ids=input_ids, attention_mask=attention_mask)
+        return torch.stack([found[i] for i in chosen], dim=1).cpu().numpy()
+
+
+def token_scores(
+    loaded: LoadedModel,
+    records: Iterable[SequenceRecord],
+    *,
+    layers: Sequence[int] | None = None,
+    heads: Sequence[int] | None = None,
+    reduce: str = "sum",
+    query: str = "cls",
+    window: int | None = None,
+    step: int | None = None,
+    batch_size: int = 32,
+    chunk_size: int = 1024,
+    progress: Progress | None = None,
+) -> Iterator[TokenScores]:
+    """k-mer scores per record and window (SPEC section 5 step 1): attention from the query row(s) to each k-mer,
+    summed (or averaged) over the chosen layers and heads. Streamed: memory stays flat over any number of records."""
+    if reduce not in REDUCTIONS:
+        raise DnabertError(f"unknown reduction {reduce!r}; choose one of {REDUCTIONS}")
+    if query not in ("cls", "mean"):
+        raise DnabertError(f"landscapes use query 'cls' or 'mean', got {query!r}")
+    config = loaded.model.config
+    chosen = resolve_layers(config.num_hidden_layers, layers)
+    head_index = resolve_heads(config.num_attention_heads, heads)
+    tokenizer = loaded.tokenizer
+    m_max = tokenizer.window_size(window) - tokenizer.k + 1
+
+    def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
+        with capture_attention(loaded.model, chosen, query, attention_mask) as found:
+            loaded.model.base_model(input_ids=input_ids, attention_mask=attention_mask)
+        rows = torch.stack([found[i][:, head_index] for i in chosen], dim=1)  # (batch, layers, heads, n)
+        combined = rows.sum(dim=(1, 2)) if reduce == "sum" else rows.mean(dim=(1, 2))
+        out = np.zeros((len(input_ids), m_max))
+        kmers = combined[:, 1:-1].double().cpu().numpy()  # keys 1..n-2; [SEP] of shorter rows is zeroed below
+        n_kmers = attention_mask.sum(dim=1).cpu().numpy() - 2
+        for row, m in enumerate(n_kmers):
+            out[row, :m] = kmers[row, :m]
+        return out
+
+    for windows in map_windows(loaded, records, fn, window=window, step=step, batch_size=batch_size,
+                               chunk_size=chunk_size, progress=progress):
+        length = len(windows.record.sequence)
+        size = min(tokenizer.window_size(window), length)
+        n_kmers = np.full(len(windows.starts), max(size - tokenizer.k + 1, 0), dtype=np.int64)
+        yield TokenScores(record=windows.record, starts=windows.starts, scores=windows.outputs, n_kmers=n_kmers)
