@@ -13,7 +13,7 @@ Padding: keys of padding positions get zero weight (as in the model), and only r
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -34,12 +34,14 @@ QUERY_BLOCK = 64  # query rows per block when averaging over rows: bounds the sc
 class TokenScores:
     """Per-window k-mer scores of one record. ``scores``: (n_windows, m_max), the first ``n_kmers[w]`` entries of row
     w are the scores of that window's k-mers (keys 1..m, ``[CLS]`` and ``[SEP]`` excluded), the rest zero;
-    ``starts``: (n_windows,) 0-based window starts in bases."""
+    ``starts``: (n_windows,) 0-based window starts in bases; ``extras``: (n_windows, e) per-window values the method
+    adds (e = 0 for attention; the convergence delta for integrated gradients)."""
 
     record: SequenceRecord
     starts: np.ndarray
     scores: np.ndarray
     n_kmers: np.ndarray
+    extras: np.ndarray
 
 
 def resolve_layers(n_layers: int, layers: Sequence[int] | None) -> list[int]:
@@ -150,6 +152,45 @@ def attention_rows(
         return torch.stack([found[i] for i in chosen], dim=1).cpu().numpy()
 
 
+TokenFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+def windowed_kmer_values(
+    loaded: LoadedModel,
+    records: Iterable[SequenceRecord],
+    fn: TokenFn,
+    *,
+    window: int | None = None,
+    step: int | None = None,
+    batch_size: int = 32,
+    chunk_size: int = 1024,
+    progress: Progress | None = None,
+    grad: bool = False,
+) -> Iterator[TokenScores]:
+    """Run ``fn(input_ids, attention_mask) -> (per-token values (batch, n), extras (batch, e) or None)`` over every
+    window and keep each window's k-mer values (keys 1..m; ``[CLS]``, ``[SEP]`` and padding dropped)."""
+    tokenizer = loaded.tokenizer
+    m_max = tokenizer.window_size(window) - tokenizer.k + 1
+
+    def slots(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
+        values, extras = fn(input_ids, attention_mask)
+        values = values.detach().double().cpu().numpy()
+        n_extra = 0 if extras is None else extras.shape[1]
+        out = np.zeros((len(input_ids), m_max + n_extra))
+        for row, m in enumerate(attention_mask.sum(dim=1).cpu().numpy() - 2):
+            out[row, :m] = values[row, 1 : m + 1]
+        if extras is not None:
+            out[:, m_max:] = extras.detach().double().cpu().numpy()
+        return out
+
+    for windows in map_windows(loaded, records, slots, window=window, step=step, batch_size=batch_size,
+                               chunk_size=chunk_size, progress=progress, grad=grad):
+        size = min(tokenizer.window_size(window), len(windows.record.sequence))
+        n_kmers = np.full(len(windows.starts), max(size - tokenizer.k + 1, 0), dtype=np.int64)
+        yield TokenScores(record=windows.record, starts=windows.starts, scores=windows.outputs[:, :m_max],
+                          n_kmers=n_kmers, extras=windows.outputs[:, m_max:])
+
+
 def token_scores(
     loaded: LoadedModel,
     records: Iterable[SequenceRecord],
@@ -173,24 +214,12 @@ def token_scores(
     config = loaded.model.config
     chosen = resolve_layers(config.num_hidden_layers, layers)
     head_index = resolve_heads(config.num_attention_heads, heads)
-    tokenizer = loaded.tokenizer
-    m_max = tokenizer.window_size(window) - tokenizer.k + 1
 
-    def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
+    def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, None]:
         with capture_attention(loaded.model, chosen, query, attention_mask) as found:
             loaded.model.base_model(input_ids=input_ids, attention_mask=attention_mask)
         rows = torch.stack([found[i][:, head_index] for i in chosen], dim=1)  # (batch, layers, heads, n)
-        combined = rows.sum(dim=(1, 2)) if reduce == "sum" else rows.mean(dim=(1, 2))
-        out = np.zeros((len(input_ids), m_max))
-        kmers = combined[:, 1:-1].double().cpu().numpy()  # keys 1..n-2; [SEP] of shorter rows is zeroed below
-        n_kmers = attention_mask.sum(dim=1).cpu().numpy() - 2
-        for row, m in enumerate(n_kmers):
-            out[row, :m] = kmers[row, :m]
-        return out
+        return (rows.sum(dim=(1, 2)) if reduce == "sum" else rows.mean(dim=(1, 2))), None
 
-    for windows in map_windows(loaded, records, fn, window=window, step=step, batch_size=batch_size,
-                               chunk_size=chunk_size, progress=progress):
-        length = len(windows.record.sequence)
-        size = min(tokenizer.window_size(window), length)
-        n_kmers = np.full(len(windows.starts), max(size - tokenizer.k + 1, 0), dtype=np.int64)
-        yield TokenScores(record=windows.record, starts=windows.starts, scores=windows.outputs, n_kmers=n_kmers)
+    return windowed_kmer_values(loaded, records, fn, window=window, step=step, batch_size=batch_size,
+                                chunk_size=chunk_size, progress=progress)

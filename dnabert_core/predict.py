@@ -75,11 +75,13 @@ def map_windows(
     batch_size: int = 32,
     chunk_size: int = 1024,
     progress: Progress | None = None,
+    grad: bool = False,
 ) -> Iterator[WindowOutputs]:
     """Run ``fn(input_ids, attention_mask) -> (batch, ...)`` over every window of every record, in input order.
 
     Memory stays flat: at most ``chunk_size`` records are held at once. ``progress(done, total)`` is called after each
-    chunk; ``total`` is 0 when ``records`` has no length.
+    chunk; ``total`` is 0 when ``records`` has no length. ``fn`` runs under ``torch.inference_mode`` unless ``grad``
+    (attribution methods need gradients).
     """
     if batch_size < 1 or chunk_size < 1:
         raise DnabertError(f"batch_size and chunk_size must be at least 1, got {batch_size} and {chunk_size}")
@@ -89,13 +91,13 @@ def map_windows(
     for record in records:
         chunk.append(record)
         if len(chunk) == chunk_size:
-            yield from _run_chunk(loaded, chunk, fn, window, step, batch_size)
+            yield from _run_chunk(loaded, chunk, fn, window, step, batch_size, grad)
             done += len(chunk)
             chunk = []
             if progress:
                 progress(done, total)
     if chunk:
-        yield from _run_chunk(loaded, chunk, fn, window, step, batch_size)
+        yield from _run_chunk(loaded, chunk, fn, window, step, batch_size, grad)
         done += len(chunk)
         if progress:
             progress(done, total)
@@ -108,6 +110,7 @@ def _run_chunk(
     window: int | None,
     step: int | None,
     batch_size: int,
+    grad: bool,
 ) -> Iterator[WindowOutputs]:
     tokenizer = loaded.tokenizer
     size = tokenizer.window_size(window)
@@ -118,7 +121,7 @@ def _run_chunk(
     items.sort(key=lambda item: item[2].size)
     outputs: list[list[np.ndarray | None]] = [[None] * len(s) for s in starts]
     device = loaded.device
-    with torch.inference_mode():
+    with torch.enable_grad() if grad else torch.inference_mode():
         for first in range(0, len(items), batch_size):
             batch = items[first : first + batch_size]
             width = batch[-1][2].size  # sorted by length: the last is the longest
