@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,24 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_DATA = SHARED / "data"
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's chromium for kaleido exports and browser tests: installed with apt-get when missing (never a browser
+    download by playwright or kaleido); the test is skipped, saying why, when it cannot be installed."""
+    if not CHROMIUM.exists() and shutil.which("apt-get") and os.geteuid() == 0:
+        for command in (["apt-get", "install", "-y", "-q", "chromium"], ["apt-get", "update", "-q"],
+                        ["apt-get", "install", "-y", "-q", "chromium"]):
+            if subprocess.run(command, capture_output=True).returncode == 0 and CHROMIUM.exists():
+                break
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed and could not be installed (apt-get install chromium)")
+    os.environ.setdefault("BROWSER_PATH", str(CHROMIUM))
+    return CHROMIUM
+
 
 TINY = dict(layers=2, hidden=32, heads=4, intermediate=64)
 

@@ -1,0 +1,203 @@
+"""Figures: pure functions from data to plotly figures (logos: matplotlib via logomaker), and their exports.
+
+Every figure exports to PNG and SVG (plotly through kaleido, which drives a local Chrome/Chromium: ``BROWSER_PATH``,
+else ``/usr/bin/chromium`` when present; nothing is downloaded) and to standalone HTML with plotly.js inlined, so the
+file opens offline.
+"""
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import logomaker  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+from plotly.subplots import make_subplots  # noqa: E402
+
+from dnabert_core.errors import DnabertError  # noqa: E402
+from dnabert_core.records import Landscape  # noqa: E402
+
+FORMATS = ("png", "svg", "html")
+SORTS = ("input", "peak", "total")
+CHROMIUM = "/usr/bin/chromium"
+BASE_COLOURS = {"A": "#2ca02c", "C": "#1f77b4", "G": "#ff7f0e", "T": "#d62728"}
+MAX_LETTERS = 150  # base letters are written on the track's axis up to this length
+
+
+def landscape_track(landscape: Landscape, attribution: Landscape | None = None, title: str | None = None) -> go.Figure:
+    """Per-base landscape as a line (hover: position, base, score), with an optional attribution overlay as bars on a
+    second axis. Positions are 1-based."""
+    n = len(landscape.sequence)
+    positions = np.arange(1, n + 1)
+    bases = np.array(list(landscape.sequence))
+    figure = make_subplots(specs=[[{"secondary_y": attribution is not None}]])
+    figure.add_trace(
+        go.Scatter(x=positions, y=landscape.scores, mode="lines", name="attention", customdata=bases,
+                   line={"color": "#3b4cc0"},
+                   hovertemplate="position %{x}<br>base %{customdata}<br>score %{y:.4g}<extra>attention</extra>"),
+        secondary_y=False,
+    )
+    if attribution is not None:
+        if attribution.sequence != landscape.sequence:
+            raise DnabertError(f"the attribution of '{attribution.record_id}' is for another sequence than the "
+                               f"landscape of '{landscape.record_id}'")
+        figure.add_trace(
+            go.Bar(x=positions, y=attribution.scores, name="attribution", customdata=bases, opacity=0.5,
+                   marker={"color": np.where(attribution.scores >= 0, "#d62728", "#1f77b4")},
+                   hovertemplate="position %{x}<br>base %{customdata}<br>attribution %{y:.4g}<extra></extra>"),
+            secondary_y=True,
+        )
+        figure.update_yaxes(title_text="attribution", secondary_y=True)
+    figure.update_yaxes(title_text="attention score", secondary_y=False)
+    xaxis = {"title": "position (bp)"}
+    if n <= MAX_LETTERS:
+        xaxis.update(tickmode="array", tickvals=positions.tolist(), ticktext=bases.tolist(), tickangle=0,
+                     tickfont={"family": "monospace", "size": 9})
+    figure.update_layout(title=title or f"{landscape.record_id}: {landscape.source}", xaxis=xaxis,
+                         hovermode="x unified", template="plotly_white", legend={"orientation": "h"})
+    return figure
+
+
+def sort_order(landscapes: Sequence[Landscape], sort: str) -> list[int]:
+    """Row order of a heatmap: "input" order, by "peak" position (argmax) or by "total" score (descending)."""
+    if sort not in SORTS:
+        raise DnabertError(f"unknown sort {sort!r}; choose one of {SORTS}")
+    if sort == "input":
+        return list(range(len(landscapes)))
+    key = (lambda i: int(np.argmax(landscapes[i].scores))) if sort == "peak" else (
+        lambda i: -float(np.sum(landscapes[i].scores)))
+    return sorted(range(len(landscapes)), key=key)
+
+
+def landscape_heatmap(landscapes: Sequence[Landscape], sort: str = "input", title: str | None = None) -> go.Figure:
+    """Sequences x positions heatmap of landscapes (as DNABERT's Prom-300 figure); shorter sequences are blank on the
+    right. ``sort``: "input", "peak" or "total"."""
+    if not landscapes:
+        raise DnabertError("no landscapes to draw")
+    order = sort_order(landscapes, sort)
+    width = max(len(item.scores) for item in landscapes)
+    z = np.full((len(landscapes), width), np.nan)
+    bases = np.full((len(landscapes), width), "", dtype=object)
+    for row, index in enumerate(order):
+        item = landscapes[index]
+        z[row, : len(item.scores)] = item.scores
+        bases[row, : len(item.scores)] = list(item.sequence)
+    ids = [landscapes[i].record_id for i in order]
+    figure = go.Figure(go.Heatmap(
+        z=z, x=np.arange(1, width + 1), y=ids, customdata=bases, colorscale="Viridis", colorbar={"title": "score"},
+        hovertemplate="%{y}<br>position %{x}<br>base %{customdata}<br>score %{z:.4g}<extra></extra>",
+    ))
+    figure.update_layout(title=title or f"{len(landscapes)} landscapes ({landscapes[0].source}), sorted by {sort}",
+                         xaxis_title="position (bp)", yaxis={"autorange": "reversed", "type": "category"},
+                         template="plotly_white")
+    return figure
+
+
+def attention_map(matrix: np.ndarray, tokens: Sequence[str], layer: int, head: int) -> go.Figure:
+    """Token x token attention of one head: ``matrix`` (n, n), rows queries, columns keys; ``layer``/``head``
+    1-based for the title."""
+    matrix = np.asarray(matrix)
+    if matrix.shape != (len(tokens), len(tokens)):
+        raise DnabertError(f"attention map of shape {matrix.shape} does not match {len(tokens)} tokens")
+    labels = [f"{i}:{t}" for i, t in enumerate(tokens)]
+    figure = go.Figure(go.Heatmap(
+        z=matrix, x=labels, y=labels, colorscale="Blues", colorbar={"title": "weight"},
+        hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.4g}<extra></extra>",
+    ))
+    figure.update_layout(title=f"attention, layer {layer}, head {head}", xaxis_title="key token",
+                         yaxis_title="query token", yaxis={"autorange": "reversed"}, template="plotly_white")
+    return figure
+
+
+def head_plot(rows: np.ndarray, title: str = "[CLS] attention of every head") -> go.Figure:
+    """Small multiples: one panel per (layer, head) with that head's ``[CLS]`` row over k-mer positions.
+    ``rows``: (layers, heads, m) k-mer scores (special tokens removed)."""
+    rows = np.asarray(rows)
+    if rows.ndim != 3:
+        raise DnabertError(f"head plot needs rows of shape (layers, heads, positions), got {rows.shape}")
+    n_layers, n_heads, m = rows.shape
+    figure = make_subplots(rows=n_layers, cols=n_heads, shared_xaxes=True, shared_yaxes=True,
+                           row_titles=[f"L{i + 1}" for i in range(n_layers)],
+                           column_titles=[f"H{h + 1}" for h in range(n_heads)],
+                           horizontal_spacing=0.01, vertical_spacing=0.01)
+    x = np.arange(1, m + 1)
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            figure.add_trace(go.Scatter(
+                x=x, y=rows[layer, head], mode="lines", line={"width": 1, "color": "#3b4cc0"}, showlegend=False,
+                hovertemplate=f"layer {layer + 1}, head {head + 1}<br>k-mer %{{x}}<br>weight %{{y:.4g}}<extra></extra>",
+            ), row=layer + 1, col=head + 1)
+    figure.update_xaxes(showticklabels=False)
+    figure.update_yaxes(showticklabels=False)
+    figure.update_layout(title=title, template="plotly_white", height=max(300, 90 * n_layers),
+                         margin={"l": 20, "r": 40, "t": 80, "b": 20})
+    return figure
+
+
+def logo_matrix(landscape: Landscape) -> pd.DataFrame:
+    """Rows = positions (1-based), columns A C G T: each base's score in its own column, zero elsewhere (bases other
+    than ACGT contribute nothing)."""
+    matrix = pd.DataFrame(0.0, index=pd.RangeIndex(1, len(landscape.sequence) + 1, name="position"),
+                          columns=list("ACGT"))
+    for column in matrix.columns:
+        matrix[column] = np.where(np.array(list(landscape.sequence)) == column, landscape.scores, 0.0)
+    return matrix
+
+
+def attribution_logo(landscape: Landscape, start: int = 0, end: int | None = None) -> plt.Figure:
+    """Letters scaled by attribution (positive up, negative down) over bases ``start``..``end`` (0-based,
+    half-open), drawn by logomaker."""
+    matrix = logo_matrix(landscape).iloc[start:end]
+    if matrix.empty:
+        raise DnabertError(f"empty logo range {start}..{end} of a {len(landscape.sequence)} bp sequence")
+    figure, axis = plt.subplots(figsize=(min(2 + 0.12 * len(matrix), 40), 2.5))
+    logomaker.Logo(matrix, ax=axis, color_scheme=BASE_COLOURS, flip_below=False)
+    axis.axhline(0, color="black", linewidth=0.5)
+    axis.set_xlabel("position (bp)")
+    axis.set_ylabel("attribution")
+    axis.set_title(f"{landscape.record_id}: {landscape.source}", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def _configure_kaleido() -> None:
+    if "BROWSER_PATH" not in os.environ and Path(CHROMIUM).exists():
+        os.environ["BROWSER_PATH"] = CHROMIUM
+
+
+def figure_bytes(figure: go.Figure | plt.Figure, fmt: str) -> bytes:
+    """The figure as PNG, SVG or standalone HTML (plotly.js inlined; a matplotlib figure is embedded as SVG)."""
+    if fmt not in FORMATS:
+        raise DnabertError(f"unknown figure format {fmt!r}; choose one of {FORMATS}")
+    if isinstance(figure, plt.Figure):
+        if fmt == "html":
+            svg = figure_bytes(figure, "svg").decode("utf-8")
+            return f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{svg}</body></html>".encode()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=fmt, dpi=150, bbox_inches="tight")
+        return buffer.getvalue()
+    if fmt == "html":
+        return figure.to_html(full_html=True, include_plotlyjs=True).encode("utf-8")
+    _configure_kaleido()
+    try:
+        return figure.to_image(format=fmt, scale=2 if fmt == "png" else 1)
+    except Exception as error:  # kaleido reports a missing browser in several exception types
+        raise DnabertError(
+            f"static {fmt.upper()} export needs Chrome or Chromium (set BROWSER_PATH, or install Debian's chromium); "
+            f"HTML export works without it ({error})"
+        ) from error
+
+
+def save_figure(figure: go.Figure | plt.Figure, path: str | Path) -> Path:
+    """Write the figure in the format of ``path``'s suffix (.png, .svg, .html)."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    path.write_bytes(figure_bytes(figure, fmt))
+    return path
