@@ -201,3 +201,49 @@ def test_finetune_writes_model_metrics_curves_and_card(tiny_model_dir, tmp_path,
     test = read_records(tmp_path / "test.csv").records
     probs = np.stack([p.probs for p in predict(loaded, test)])
     assert roc_auc_score([int(r.label) for r in test], probs[:, 1]) == pytest.approx(metrics["test"]["auroc"], abs=1e-6)
+
+
+def test_attention_writes_long_tsv_equal_to_the_library_and_a_figure(tiny_model_dir, fasta, tmp_path, capsys):
+    from viz.landscape import attention_landscapes
+
+    out, figure = tmp_path / "att.tsv", tmp_path / "att.html"
+    code = main(["attention", "-m", str(tiny_model_dir), str(fasta), "-o", str(out), "--layer", "1-2",
+                 "--heads", "2,4", "--query", "mean", "--norm", "--figure", str(figure)])
+    err = capsys.readouterr().err
+    assert code == 0 and "record 'bad', position 8" in err and f"wrote {out}: 2 records, 1 rejected" in err
+    rows = read_tsv(out)
+    assert list(rows[0]) == ["id", "position", "base", "score"]
+    assert [r["id"] for r in rows].count("good1") == 60 and [r["id"] for r in rows].count("good2") == 150
+    assert rows[0]["position"] == "1" and rows[59]["position"] == "60"
+    loaded = load_model(tiny_model_dir)
+    text = fasta.read_text().split(">")
+    good2 = "".join(text[3].splitlines()[1:])
+    expected = next(attention_landscapes(loaded, [SequenceRecord("good2", good2)], layers=[0, 1], heads=[1, 3],
+                                         query="mean", normalise=True))
+    got = np.array([float(r["score"]) for r in rows if r["id"] == "good2"])
+    np.testing.assert_allclose(got, expected.scores, rtol=1e-5, atol=1e-9)
+    assert "".join(r["base"] for r in rows if r["id"] == "good2") == good2
+    assert figure.stat().st_size > 100_000 and "good2" in figure.read_text()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--layer", "3"], "--layer '3': this model has 2 (layer 1-2)"),
+    (["--heads", "0"], "--heads '0': numbers start at 1"),
+    (["--heads", "x"], "--heads 'x': give 1-based numbers or ranges"),
+])
+def test_attention_usage_errors(tiny_model_dir, fasta, tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["attention", "-m", str(tiny_model_dir), str(fasta), "-o", str(tmp_path / "o.tsv"), *extra])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_attribute_writes_tsv_and_reports_delta(tiny_model_dir, fasta, tmp_path, capsys):
+    out = tmp_path / "ig.tsv"
+    code = main(["attribute", "-m", str(tiny_model_dir), str(fasta), "-o", str(out), "--target", "positive",
+                 "--ig-steps", "8"])
+    err = capsys.readouterr().err
+    assert code == 0 and "largest convergence delta" in err
+    rows = read_tsv(out)
+    assert len(rows) == 210 and {r["id"] for r in rows} == {"good1", "good2"}
+    assert main(["attribute", "-m", str(tiny_model_dir), str(fasta), "-o", str(out), "--target", "tata"]) == 1
+    assert "unknown target class 'tata'" in capsys.readouterr().err

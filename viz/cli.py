@@ -152,6 +152,100 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return finish(reader, args.output)
 
 
+def parse_numbers(text: str | None, option: str, available: int) -> list[int] | None:
+    """1-based numbers and ranges ("2", "1,3-4"), each at most ``available`` -> sorted 0-based indices; None stays
+    None (the default)."""
+    if text is None:
+        return None
+    numbers: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            low, high = int(first), int(last or first)
+        except ValueError:
+            raise UsageError(f"{option} {text!r}: give 1-based numbers or ranges, e.g. 4 or 1,3-4") from None
+        if low < 1 or high < low:
+            raise UsageError(f"{option} {text!r}: numbers start at 1 and ranges go up (3-4, not 4-3)")
+        if high > available:
+            raise UsageError(f"{option} {text!r}: this model has {available} ({option.lstrip('-')} 1-{available})")
+        numbers.update(range(low - 1, high))
+    return sorted(numbers)
+
+
+def write_tracks(reader: RecordReader, tracks: Iterator, output: str) -> int:
+    """Write per-base tracks as the long TSV of SPEC section 8: id, position (1-based), base, score."""
+    out = open_output(output)
+    try:
+        writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+        writer.writerow(["id", "position", "base", "score"])
+        for track in tracks:
+            for position, (base, score) in enumerate(zip(track.sequence, track.scores), start=1):
+                writer.writerow([track.record_id, position, base, fmt_float(score)])
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return finish(reader, output)
+
+
+def cmd_attention(args: argparse.Namespace) -> int:
+    from viz.landscape import attention_landscapes
+
+    reader = RecordReader(args.inputs, min_length=1, fmt=args.format)
+    loaded = load(args)
+    check_window(loaded, args.window, args.step)
+    reader.min_length = loaded.k
+    config = loaded.model.config
+    layers = parse_numbers(args.layer, "--layer", config.num_hidden_layers)
+    heads = parse_numbers(args.heads, "--heads", config.num_attention_heads)
+    total = 0 if args.quiet else reader.count()
+    kept = []
+    with progress_bar("attention", total, args.quiet) as progress:
+        tracks = attention_landscapes(loaded, reader, layers=layers, heads=heads, reduce=args.reduce,
+                                      query=args.query, normalise=args.norm, window=args.window, step=args.step,
+                                      batch_size=args.batch_size, progress=progress)
+        code = write_tracks(reader, keep_first(tracks, kept, args.figure_max if args.figure else 0), args.output)
+    if args.figure and kept:
+        from viz.figures import landscape_heatmap, save_figure
+
+        save_figure(landscape_heatmap(kept, sort=args.figure_sort), args.figure)
+        print(f"wrote {args.figure} ({len(kept)} landscapes)", file=sys.stderr)
+    return code
+
+
+def keep_first(items: Iterator, kept: list, n: int) -> Iterator:
+    """Pass items through, keeping the first ``n`` in ``kept`` (for a figure drawn after the table is written)."""
+    for item in items:
+        if len(kept) < n:
+            kept.append(item)
+        yield item
+
+
+def cmd_attribute(args: argparse.Namespace) -> int:
+    from viz.attribution import integrated_gradients, target_index
+
+    reader = RecordReader(args.inputs, min_length=1, fmt=args.format)
+    loaded = load(args)
+    check_window(loaded, args.window, args.step)
+    target_index(loaded, args.target)  # a wrong class is an error before any work
+    reader.min_length = loaded.k
+    total = 0 if args.quiet else reader.count()
+    largest = []
+
+    def noting_delta(tracks: Iterator) -> Iterator:
+        for track in tracks:
+            largest[:] = [max(largest + [track.delta])]
+            yield track
+
+    with progress_bar("attribute", total, args.quiet) as progress:
+        tracks = integrated_gradients(loaded, reader, target=args.target, n_steps=args.ig_steps, window=args.window,
+                                      step=args.step, batch_size=args.batch_size, progress=progress)
+        code = write_tracks(reader, noting_delta(tracks), args.output)
+    if largest:
+        print(f"integrated gradients: largest convergence delta {largest[0]:.3g} (probability units; raise "
+              f"--ig-steps if it is not small against the attributions)", file=sys.stderr)
+    return code
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     folder = convert_folder(args.source, args.output)
     print(f"wrote {folder} (model.safetensors, config.json, vocab.txt, README.md)", file=sys.stderr)
@@ -337,6 +431,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default="float32", help="opt-in faster, approximate inference")
     p.add_argument("--chunk-size", type=positive_int, default=1024, help="records held in memory at once")
     p.set_defaults(handler=cmd_predict)
+
+    p = commands.add_parser(
+        "attention",
+        help="per-nucleotide attention landscapes (DNABERT-viz)",
+        formatter_class=Formatter,
+        description=(
+            "Per-nucleotide attention landscapes (SPEC section 5): attention from [CLS] (or the mean over query rows) "
+            "to each k-mer, summed or averaged over the chosen layers and heads, then each base gets the mean over "
+            "the k-mers covering it. Only the attention rows needed are computed. Long sequences are scored in "
+            "windows and each base averaged over the windows covering it. Layers and heads are 1-based.\n\n"
+            "example: dnabert attention -m assets/models/promoter-300 promoters.fa -o landscapes.tsv "
+            "--figure landscapes.html"
+        ),
+    )
+    add_model_options(p)
+    add_input_options(p)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="sequence files")
+    p.add_argument("-o", "--output", required=True, help="output long TSV (id, position, base, score); - for stdout")
+    p.add_argument("--layer", default=None, help="layer(s), 1-based: 4, or 3-4 (default: the last layer)")
+    p.add_argument("--heads", default=None, help="heads, 1-based: 1,3-4 (default: every head)")
+    p.add_argument("--reduce", choices=["sum", "mean"], default="sum", help="how chosen layers and heads combine")
+    p.add_argument("--query", choices=["cls", "mean"], default="cls", help="[CLS] row, or the mean over query rows")
+    p.add_argument("--norm", action="store_true", help="L2-normalise each landscape")
+    p.add_argument("--window", type=positive_int, default=None, help="window in bp (default: the model's longest)")
+    p.add_argument("--step", type=positive_int, default=None, help="step between windows in bp (default: half a window)")
+    p.add_argument("--figure", default=None, help="also draw a landscape heatmap (.html, .png or .svg)")
+    p.add_argument("--figure-max", type=positive_int, default=500, help="sequences drawn in --figure")
+    p.add_argument("--figure-sort", choices=["input", "peak", "total"], default="input", help="row order of --figure")
+    p.set_defaults(handler=cmd_attention)
+
+    p = commands.add_parser(
+        "attribute",
+        help="integrated-gradients attribution per nucleotide",
+        formatter_class=Formatter,
+        description=(
+            "Integrated gradients (captum) of the probability of a class, per nucleotide: attributions on the k-mer "
+            "embeddings against a baseline of [PAD] (zero) embeddings, each base the mean over its covering k-mers. "
+            "The largest convergence delta is reported on stderr.\n\n"
+            "example: dnabert attribute -m assets/models/promoter-300 promoters.fa -o attributions.tsv "
+            "--target promoter"
+        ),
+    )
+    add_model_options(p)
+    add_input_options(p)
+    p.set_defaults(batch_size=8)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="sequence files")
+    p.add_argument("-o", "--output", required=True, help="output long TSV (id, position, base, score); - for stdout")
+    p.add_argument("--target", default=None, help="class name or index to explain (default: the last class)")
+    p.add_argument("--ig-steps", type=positive_int, default=50, help="integration steps")
+    p.add_argument("--window", type=positive_int, default=None, help="window in bp (default: the model's longest)")
+    p.add_argument("--step", type=positive_int, default=None, help="step between windows in bp (default: half a window)")
+    p.set_defaults(handler=cmd_attribute)
 
     p = commands.add_parser(
         "pretrain",
