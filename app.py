@@ -1,13 +1,18 @@
-"""Streamlit entry point: the home page (the analysis pages arrive with the app release)."""
+"""Streamlit entry point: the router (``st.navigation``) and the sidebar model picker shared by every page.
+
+    streamlit run app.py
+"""
 from __future__ import annotations
 
 import streamlit as st
 
+from pages.common import model_picker
+
 st.set_page_config(page_title="DNABERT-viz", page_icon="🧬", layout="wide")
-st.title("DNABERT-viz")
-st.markdown(
-    "Predict with DNABERT k-mer models and see where they look: attention landscapes, attributions, motifs and "
-    "variant effects for DNA sequences.\n\n"
-    "The command line is ready today: `dnabert predict -m MODEL sequences.fa -o predictions.tsv` "
-    "(see `dnabert --help`). The interactive pages are being built."
-)
+navigation = st.navigation([
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/predict.py", title="Predict & explain", icon="🔍"),
+    st.Page("pages/models.py", title="Models", icon="📦"),
+])
+model_picker()
+navigation.run()

@@ -139,8 +139,21 @@ def parse_text(
 
     ``name`` stands for the file name in record sources and error messages.
     """
+    return parse_bytes(text.encode("utf-8", "replace"), fmt=fmt, name=name, min_length=min_length,
+                       label_column=label_column)
+
+
+def parse_bytes(
+    data: bytes,
+    *,
+    fmt: str | None = None,
+    name: str = "upload",
+    min_length: int = 1,
+    label_column: str | None = None,
+) -> ParsedInput:
+    """Parse the bytes of an uploaded file exactly as a file on disk (plain, gzip or bgzip; any input format)."""
     _check_format(fmt)
-    return _collect(_iter_source(text.encode("utf-8", "replace"), name, fmt, min_length, label_column))
+    return _collect(_iter_source(data, name, fmt, min_length, label_column))
 
 
 def parse_region(region: str) -> tuple[str, int, int]:

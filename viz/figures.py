@@ -6,6 +6,7 @@ file opens offline.
 """
 from __future__ import annotations
 
+import html
 import io
 import os
 from collections.abc import Sequence
@@ -29,6 +30,11 @@ SORTS = ("input", "peak", "total")
 CHROMIUM = "/usr/bin/chromium"
 BASE_COLOURS = {"A": "#2ca02c", "C": "#1f77b4", "G": "#ff7f0e", "T": "#d62728"}
 MAX_LETTERS = 150  # base letters are written on the track's axis up to this length
+
+
+def _safe(text: str) -> str:
+    """User text (record ids) for plotly labels: plotly reads a subset of HTML in text, so it is escaped."""
+    return html.escape(text, quote=False)
 
 
 def landscape_track(landscape: Landscape, attribution: Landscape | None = None, title: str | None = None) -> go.Figure:
@@ -60,7 +66,7 @@ def landscape_track(landscape: Landscape, attribution: Landscape | None = None, 
     if n <= MAX_LETTERS:
         xaxis.update(tickmode="array", tickvals=positions.tolist(), ticktext=bases.tolist(), tickangle=0,
                      tickfont={"family": "monospace", "size": 9})
-    figure.update_layout(title=title or f"{landscape.record_id}: {landscape.source}", xaxis=xaxis,
+    figure.update_layout(title=title or f"{_safe(landscape.record_id)}: {landscape.source}", xaxis=xaxis,
                          hovermode="x unified", template="plotly_white", legend={"orientation": "h"})
     return figure
 
@@ -89,7 +95,7 @@ def landscape_heatmap(landscapes: Sequence[Landscape], sort: str = "input", titl
         item = landscapes[index]
         z[row, : len(item.scores)] = item.scores
         bases[row, : len(item.scores)] = list(item.sequence)
-    ids = [landscapes[i].record_id for i in order]
+    ids = [_safe(landscapes[i].record_id) for i in order]
     figure = go.Figure(go.Heatmap(
         z=z, x=np.arange(1, width + 1), y=ids, customdata=bases, colorscale="Viridis", colorbar={"title": "score"},
         hovertemplate="%{y}<br>position %{x}<br>base %{customdata}<br>score %{z:.4g}<extra></extra>",
@@ -201,3 +207,14 @@ def save_figure(figure: go.Figure | plt.Figure, path: str | Path) -> Path:
     fmt = path.suffix.lstrip(".").lower()
     path.write_bytes(figure_bytes(figure, fmt))
     return path
+
+
+def confusion_figure(matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> go.Figure:
+    """Confusion matrix heatmap: rows true class, columns predicted class, counts written in the cells."""
+    matrix = np.asarray(matrix)
+    figure = go.Figure(go.Heatmap(z=matrix, x=list(labels), y=list(labels), colorscale="Blues", text=matrix,
+                                  texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra>"
+                                  "</extra>"))
+    figure.update_layout(title="Confusion matrix (held-out test)", xaxis_title="predicted", yaxis_title="true",
+                         yaxis={"autorange": "reversed"}, template="plotly_white")
+    return figure

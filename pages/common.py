@@ -1,0 +1,70 @@
+"""Shared pieces of the pages: the sidebar model picker, the cached model, exports and progress. Only the app and
+its pages import streamlit; everything computed here comes from ``viz``."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dnabert_core.model import LoadedModel, load_model
+from viz.catalog import ModelEntry, list_models
+from viz.figures import figure_bytes
+
+MAX_SEQUENCES = 500  # per run in the app; the command line has no limit
+DEFAULT_MODEL = "promoter-300"
+EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def get_model(path: str) -> LoadedModel:
+    """Load a model once per server (eval mode, never mutated)."""
+    return load_model(path)
+
+
+def model_picker() -> ModelEntry | None:
+    """The sidebar's model choice, kept in ``st.session_state["model_name"]`` across pages."""
+    entries = list_models()
+    if not entries:
+        st.sidebar.error("No model found in assets/models or in the DNABERT_MODELS_DIR directory.")
+        return None
+    names = [e.name for e in entries]
+    wanted = st.session_state.get("model_name", DEFAULT_MODEL)
+    name = st.sidebar.selectbox("Model", names, index=names.index(wanted) if wanted in names else 0,
+                                help="Shipped models, and model folders of the directory set in DNABERT_MODELS_DIR")
+    st.session_state["model_name"] = name
+    entry = entries[names.index(name)]
+    st.sidebar.caption(f"{'shipped' if entry.shipped else 'from the models directory'}: `{entry.path.name}`")
+    return entry
+
+
+def current_model() -> ModelEntry | None:
+    """The entry picked in the sidebar (the picker runs in app.py before every page)."""
+    entries = {e.name: e for e in list_models()}
+    return entries.get(st.session_state.get("model_name", DEFAULT_MODEL)) or next(iter(entries.values()), None)
+
+
+def download_figure(figure, stem: str, key: str) -> None:
+    """PNG, SVG and HTML download buttons; each file is made only when its button is clicked."""
+    columns = st.columns(3)
+    for column, fmt in zip(columns, ("png", "svg", "html")):
+        column.download_button(f"Download {fmt.upper()}", data=lambda fmt=fmt: figure_bytes(figure, fmt),
+                               file_name=f"{stem}.{fmt}", key=f"{key}-{fmt}", on_click="ignore",
+                               mime={"png": "image/png", "svg": "image/svg+xml", "html": "text/html"}[fmt])
+
+
+def download_table(table: pd.DataFrame, stem: str, key: str) -> None:
+    """CSV and TSV download buttons."""
+    left, right = st.columns(2)
+    left.download_button("Download CSV", table.to_csv(index=False), file_name=f"{stem}.csv", mime="text/csv",
+                         key=f"{key}-csv", on_click="ignore")
+    right.download_button("Download TSV", table.to_csv(index=False, sep="\t"), file_name=f"{stem}.tsv",
+                          mime="text/tab-separated-values", key=f"{key}-tsv", on_click="ignore")
+
+
+def progress_callback(bar, text: str) -> Callable[[int, int], None]:
+    """The library's ``progress(done, total)`` drawn on an ``st.progress`` bar."""
+    def update(done: int, total: int) -> None:
+        bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{text}: {done} of {total}")
+    return update
