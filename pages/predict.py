@@ -86,7 +86,10 @@ if result["model"] != entry.name:
 
 if result["errors"]:
     st.warning(f"{len(result['errors'])} record(s) rejected; the others are analysed below.")
-    st.dataframe(errors_table(result["errors"]), hide_index=True)
+    st.code("\n".join(error.message for error in result["errors"][:20]), language=None)  # user text: never markdown
+    rejected = errors_table(result["errors"])
+    st.dataframe(rejected, hide_index=True)
+    download_table(rejected, "rejected", "rejected")
 if result["n_ambiguous"]:
     st.caption(f"{result['n_ambiguous']} record(s) hold IUPAC ambiguity codes (N, R, Y…): their k-mers are [UNK].")
 analysis = result["analysis"]

@@ -58,6 +58,8 @@ def test_predict_page_shows_results_and_rejected_records(models_dir):
     assert np.allclose(predictions["prob_background"] + predictions["prob_site"], 1)
     assert len(at.get("plotly_chart")) == 2  # heatmap of both, track of the first
     assert "1 record(s) rejected" in at.warning[0].value
+    assert at.code[0].value == ("pasted text, line 4, record 'bad', position 5: invalid character 'X' (not an IUPAC "
+                                "nucleotide code)")
 
 
 def test_too_many_sequences_are_cut_with_a_pointer_to_the_cli(models_dir, monkeypatch):
