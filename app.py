@@ -10,9 +10,9 @@ from pages.common import model_picker
 
 st.set_page_config(page_title="DNABERT-viz", page_icon="🧬", layout="wide")
 navigation = st.navigation([
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/predict.py", title="Predict & explain", icon="🔍"),
-    st.Page("pages/models.py", title="Models", icon="📦"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/predict.py", title="Predict & explain", icon=":material/search:"),
+    st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ])
 model_picker()
 navigation.run()

@@ -47,6 +47,7 @@ for column, (label, (file_name, model)) in zip(columns, EXAMPLE_SETS.items()):
         st.switch_page("pages/predict.py")
 
 st.subheader("Pages")
-st.page_link("pages/predict.py", label="Predict & explain: probabilities, landscapes, attributions", icon="🔍")
+st.page_link("pages/predict.py", label="Predict & explain: probabilities, landscapes, attributions",
+             icon=":material/search:")
 st.page_link("pages/models.py", label="Models: cards, held-out metrics, curves; convert a DNABERT checkpoint",
-             icon="📦")
+             icon=":material/inventory_2:")
