@@ -379,10 +379,20 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def add_input_options(parser: argparse.ArgumentParser) -> None:
+def add_input_options(parser: argparse.ArgumentParser, inputs: bool = False) -> None:
+    """--format, and with ``inputs`` the positional sequence files."""
     parser.add_argument(
         "--format", choices=INPUT_FORMATS, default=None, help="input format (default: detected from the content)"
     )
+    if inputs:
+        parser.add_argument("inputs", nargs="+", metavar="INPUT", help="sequence files")
+
+
+def add_window_options(parser: argparse.ArgumentParser) -> None:
+    """--window and --step for sequences longer than one model window."""
+    parser.add_argument("--window", type=positive_int, default=None, help="window in bp (default: the model's longest)")
+    parser.add_argument("--step", type=positive_int, default=None,
+                        help="step between windows in bp (default: half a window)")
 
 
 def add_training_options(parser: argparse.ArgumentParser, *, lr: float, eval_every: int) -> None:
@@ -421,11 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add_model_options(p)
-    add_input_options(p)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="sequence files")
+    add_input_options(p, inputs=True)
     p.add_argument("-o", "--output", required=True, help="output TSV (id, length, prob_<label>..., pred); - for stdout")
-    p.add_argument("--window", type=positive_int, default=None, help="window in bp (default: the model's longest)")
-    p.add_argument("--step", type=positive_int, default=None, help="step between windows in bp (default: half a window)")
+    add_window_options(p)
     p.add_argument("--aggregate", choices=AGGREGATES, default="mean", help="how window probabilities combine")
     p.add_argument("--windows-output", default=None, help="also write per-window probabilities to this TSV")
     p.add_argument("--precision", choices=PRECISIONS, default="float32", help="opt-in faster, approximate inference")
@@ -446,16 +454,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add_model_options(p)
-    add_input_options(p)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="sequence files")
+    add_input_options(p, inputs=True)
     p.add_argument("-o", "--output", required=True, help="output long TSV (id, position, base, score); - for stdout")
     p.add_argument("--layer", default=None, help="layer(s), 1-based: 4, or 3-4 (default: the last layer)")
     p.add_argument("--heads", default=None, help="heads, 1-based: 1,3-4 (default: every head)")
     p.add_argument("--reduce", choices=["sum", "mean"], default="sum", help="how chosen layers and heads combine")
     p.add_argument("--query", choices=["cls", "mean"], default="cls", help="[CLS] row, or the mean over query rows")
     p.add_argument("--norm", action="store_true", help="L2-normalise each landscape")
-    p.add_argument("--window", type=positive_int, default=None, help="window in bp (default: the model's longest)")
-    p.add_argument("--step", type=positive_int, default=None, help="step between windows in bp (default: half a window)")
+    add_window_options(p)
     p.add_argument("--figure", default=None, help="also draw a landscape heatmap (.html, .png or .svg)")
     p.add_argument("--figure-max", type=positive_int, default=500, help="sequences drawn in --figure")
     p.add_argument("--figure-sort", choices=["input", "peak", "total"], default="input", help="row order of --figure")
@@ -474,14 +480,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add_model_options(p)
-    add_input_options(p)
+    add_input_options(p, inputs=True)
     p.set_defaults(batch_size=8)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="sequence files")
     p.add_argument("-o", "--output", required=True, help="output long TSV (id, position, base, score); - for stdout")
     p.add_argument("--target", default=None, help="class name or index to explain (default: the last class)")
     p.add_argument("--ig-steps", type=positive_int, default=50, help="integration steps")
-    p.add_argument("--window", type=positive_int, default=None, help="window in bp (default: the model's longest)")
-    p.add_argument("--step", type=positive_int, default=None, help="step between windows in bp (default: half a window)")
+    add_window_options(p)
     p.set_defaults(handler=cmd_attribute)
 
     p = commands.add_parser(
