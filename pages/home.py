@@ -42,7 +42,7 @@ if entry is not None:
 st.subheader("Try an example")
 columns = st.columns(len(EXAMPLE_SETS))
 for column, (label, (file_name, model)) in zip(columns, EXAMPLE_SETS.items()):
-    if column.button(label, key=f"example-{file_name}", use_container_width=True):
+    if column.button(label, key=f"example-{file_name}", width="stretch"):
         load_example(file_name, model)
         st.switch_page("pages/predict.py")
 

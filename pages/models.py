@@ -23,7 +23,7 @@ for entry in entries:
         download_table(table, f"{entry.name}_metrics", f"metrics-{entry.name}")
         left, right = st.columns(2)
         figure = confusion_figure(metrics["test"]["confusion_matrix"], metrics["labels"])
-        left.plotly_chart(figure, use_container_width=True)
+        left.plotly_chart(figure, width="stretch")
         with left:
             download_figure(figure, f"{entry.name}_confusion", f"confusion-{entry.name}")
         for path in entry.figures:

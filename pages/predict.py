@@ -109,7 +109,7 @@ if len(landscapes) > 1:
     st.subheader("Landscapes of all sequences")
     sort = st.radio("Sort rows by", ["input", "peak", "total"], horizontal=True, key="heatmap_sort")
     heatmap = landscape_heatmap(landscapes, sort=sort)
-    st.plotly_chart(heatmap, use_container_width=True)
+    st.plotly_chart(heatmap, width="stretch")
     download_figure(heatmap, "landscape_heatmap", "heatmap")
     download_table(tracks_table(landscapes), "landscapes", "landscapes")
 
@@ -125,7 +125,7 @@ if labels:
     if overlay:
         attribution = cached_attribution(str(entry.path), record, target)
 track = landscape_track(landscape, attribution)
-st.plotly_chart(track, use_container_width=True)
+st.plotly_chart(track, width="stretch")
 if len(record.sequence) > loaded.tokenizer.max_bases:
     prediction = analysis.predictions[index] if analysis.predictions else None
     st.caption(f"{len(record.sequence)} bp, longer than one window ({loaded.tokenizer.max_bases} bp): scored in "
@@ -149,8 +149,8 @@ with st.expander("Attention map and head plots"):
     if st.button("Show attention map and head plots"):
         detail = cached_detail(str(entry.path), record.sequence, map_layer - 1, start)
         figure = attention_map(detail.maps[map_head - 1], detail.tokens, map_layer, map_head)
-        st.plotly_chart(figure, use_container_width=True)
+        st.plotly_chart(figure, width="stretch")
         download_figure(figure, f"attention_map_L{map_layer}H{map_head}", "map")
         heads_figure = head_plot(detail.cls_rows)
-        st.plotly_chart(heads_figure, use_container_width=True)
+        st.plotly_chart(heads_figure, width="stretch")
         download_figure(heads_figure, "head_plots", "heads")
