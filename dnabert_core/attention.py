@@ -110,6 +110,10 @@ def capture_attention(model: torch.nn.Module, layers: Sequence[int], query: str,
     the forward pass that follows."""
     if query not in QUERIES:
         raise DnabertError(f"unknown query {query!r}; choose one of {QUERIES}")
+    position_type = getattr(model.config, "position_embedding_type", "absolute")
+    if position_type != "absolute":
+        raise DnabertError(f"attention rows are computed for absolute position embeddings; this model uses "
+                           f"{position_type!r}")
     found: dict[int, torch.Tensor] = {}
     encoder_layers = _encoder_layers(model)
     handles = []

@@ -128,3 +128,13 @@ def test_unknown_query_and_reduction(pair):
         next(token_scores(ours, [record], reduce="max"))
     with pytest.raises(DnabertError, match="landscapes use query 'cls' or 'mean', got 'all'"):
         next(token_scores(ours, [record], query="all"))
+
+
+def test_relative_position_models_are_refused(pair):
+    ours, _ = pair
+    model = peaky_model(3)
+    model.config.position_embedding_type = "relative_key"
+    relative = LoadedModel(model=model, tokenizer=ours.tokenizer, labels=("0", "1"), path="test")
+    ids, mask = padded(ours.tokenizer, ["ACGTACGT"])
+    with pytest.raises(DnabertError, match="absolute position embeddings; this model uses 'relative_key'"):
+        attention_rows(relative, ids, mask)
