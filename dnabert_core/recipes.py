@@ -237,7 +237,9 @@ def finetune_records(
             f"{config.weight_decay}), peak lr {config.lr}, {config.warmup_steps} warm-up steps, linear decay, seed "
             f"{config.seed}. Wall time {wall / 60:.1f} min on {hardware()}.\n\nCommand: `{command}`",
             "Limitations": "A small model trained on one data set; its probabilities are calibrated to that set's "
-            "class balance. Check its behaviour on your own data before you rely on it.",
+            "class balance. Check its behaviour on your own data before you rely on it."
+            + (f" Dev MCC was still at its best at the last evaluation (step {run.step}): the model is under-trained "
+               "and more steps would likely improve it." if best_dev.get("step") == run.step else ""),
         },
     )
     (output / "README.md").write_text(card, encoding="utf-8")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -285,7 +286,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     try:
         run = pretrain_genome(
             args.fasta, output, regions=args.region, holdout=args.holdout, k=args.k, size=args.size, config=config,
-            extra_text=extra, resume=not args.no_resume, on_log=on_log, command="dnabert " + " ".join(sys.argv[1:]),
+            extra_text=extra, resume=not args.no_resume, on_log=on_log, command="dnabert " + shlex.join(sys.argv[1:]),
         )
     finally:
         bar.close()
@@ -338,7 +339,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     try:
         result = finetune_records(
             args.model, train, dev, test, output, config, class_names=args.class_names, patience=args.patience,
-            on_log=on_log, command="dnabert " + " ".join(sys.argv[1:]), data_note=args.data_note or "",
+            on_log=on_log, command="dnabert " + shlex.join(sys.argv[1:]), data_note=args.data_note or "",
         )
     finally:
         bar.close()
