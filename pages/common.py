@@ -30,7 +30,7 @@ def model_picker() -> ModelEntry | None:
         st.sidebar.error("No model found in assets/models or in the DNABERT_MODELS_DIR directory.")
         return None
     names = [e.name for e in entries]
-    wanted = st.session_state.get("model_name", DEFAULT_MODEL)
+    wanted = st.session_state.get("model_name", default_name(entries))
     name = st.sidebar.selectbox("Model", names, index=names.index(wanted) if wanted in names else 0,
                                 help="Shipped models, and model folders of the directory set in DNABERT_MODELS_DIR")
     st.session_state["model_name"] = name
@@ -39,10 +39,19 @@ def model_picker() -> ModelEntry | None:
     return entry
 
 
+def default_name(entries: list[ModelEntry]) -> str | None:
+    """promoter-300 when present, else the first classifier, else the first model."""
+    names = [e.name for e in entries]
+    if DEFAULT_MODEL in names:
+        return DEFAULT_MODEL
+    return next((e.name for e in entries if e.is_classifier), names[0] if names else None)
+
+
 def current_model() -> ModelEntry | None:
     """The entry picked in the sidebar (the picker runs in app.py before every page)."""
-    entries = {e.name: e for e in list_models()}
-    return entries.get(st.session_state.get("model_name", DEFAULT_MODEL)) or next(iter(entries.values()), None)
+    entries = list_models()
+    by_name = {e.name: e for e in entries}
+    return by_name.get(st.session_state.get("model_name", default_name(entries))) or next(iter(entries), None)
 
 
 def download_figure(figure, stem: str, key: str) -> None:
