@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import model_picker
+from pages.common import model_picker, warm_imports
 
 st.set_page_config(page_title="DNABERT-viz", page_icon="🧬", layout="wide")
 navigation = st.navigation([
@@ -14,5 +14,6 @@ navigation = st.navigation([
     st.Page("pages/predict.py", title="Predict & explain", icon=":material/search:"),
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ])
+warm_imports()
 model_picker()
 navigation.run()

@@ -2,24 +2,42 @@
 its pages import streamlit; everything computed here comes from ``viz``."""
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
-from dnabert_core.model import LoadedModel, load_model
 from viz.catalog import ModelEntry, list_models
-from viz.figures import figure_bytes
+
+if TYPE_CHECKING:
+    from dnabert_core.model import LoadedModel
 
 MAX_SEQUENCES = 500  # per run in the app; the command line has no limit
 DEFAULT_MODEL = "promoter-300"
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 
 
+HEAVY_MODULES = ("viz.explain", "viz.attribution", "viz.figures")  # torch, transformers, captum, plotly, matplotlib
+
+
+@st.cache_resource
+def warm_imports() -> threading.Thread:
+    """Import the heavy modules in a background thread, once per server: the Home page draws without waiting for
+    torch, and the analysis pages find them loaded."""
+    thread = threading.Thread(target=lambda: [importlib.import_module(m) for m in HEAVY_MODULES], daemon=True)
+    thread.start()
+    return thread
+
+
 @st.cache_resource(show_spinner="Loading the model…")
 def get_model(path: str) -> LoadedModel:
     """Load a model once per server (eval mode, never mutated)."""
+    from dnabert_core.model import load_model
+
     return load_model(path)
 
 
@@ -56,6 +74,8 @@ def current_model() -> ModelEntry | None:
 
 def download_figure(figure, stem: str, key: str) -> None:
     """PNG, SVG and HTML download buttons; each file is made only when its button is clicked."""
+    from viz.figures import figure_bytes
+
     columns = st.columns(3)
     for column, fmt in zip(columns, ("png", "svg", "html")):
         column.download_button(f"Download {fmt.upper()}", data=lambda fmt=fmt: figure_bytes(figure, fmt),

@@ -81,6 +81,7 @@ def wait_idle(page) -> None:
     """Wait until the script run ends (the status widget disappears) and no exception is shown."""
     page.wait_for_timeout(300)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+    page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length == 0")
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
