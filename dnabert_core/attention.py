@@ -151,9 +151,16 @@ def attention_rows(
     """Attention rows of the chosen layers for one batch: (batch, n_layers, heads, n) for "cls"/"mean",
     (batch, n_layers, heads, n, n) for "all". ``layers``: 0-based (None: the last)."""
     chosen = resolve_layers(loaded.model.config.num_hidden_layers, layers)
-    with torch.inference_mode(), capture_attention(loaded.model, chosen, query, attention_mask) as found:
-        loaded.model.base_model(input_ids=input_ids, attention_mask=attention_mask)
-        return torch.stack([found[i] for i in chosen], dim=1).cpu().numpy()
+    with torch.inference_mode():
+        return _layer_rows(loaded.model, input_ids, attention_mask, chosen, query).cpu().numpy()
+
+
+def _layer_rows(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, chosen: list[int],
+                query: str) -> torch.Tensor:
+    """One encoder forward pass with hooks: rows of the chosen layers, (batch, n_layers, heads, n[, n])."""
+    with capture_attention(model, chosen, query, attention_mask) as found:
+        model.base_model(input_ids=input_ids, attention_mask=attention_mask)
+    return torch.stack([found[i] for i in chosen], dim=1)
 
 
 TokenFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
@@ -220,9 +227,7 @@ def token_scores(
     head_index = resolve_heads(config.num_attention_heads, heads)
 
     def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, None]:
-        with capture_attention(loaded.model, chosen, query, attention_mask) as found:
-            loaded.model.base_model(input_ids=input_ids, attention_mask=attention_mask)
-        rows = torch.stack([found[i][:, head_index] for i in chosen], dim=1)  # (batch, layers, heads, n)
+        rows = _layer_rows(loaded.model, input_ids, attention_mask, chosen, query)[:, :, head_index]
         return (rows.sum(dim=(1, 2)) if reduce == "sum" else rows.mean(dim=(1, 2))), None
 
     return windowed_kmer_values(loaded, records, fn, window=window, step=step, batch_size=batch_size,
