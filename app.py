@@ -14,6 +14,6 @@ navigation = st.navigation([
     st.Page("pages/predict.py", title="Predict & explain", icon=":material/search:"),
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ])
-warm_imports()
 model_picker()
 navigation.run()
+warm_imports()

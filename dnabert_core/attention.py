@@ -152,15 +152,21 @@ def attention_rows(
     (batch, n_layers, heads, n, n) for "all". ``layers``: 0-based (None: the last)."""
     chosen = resolve_layers(loaded.model.config.num_hidden_layers, layers)
     with torch.inference_mode():
-        return _layer_rows(loaded.model, input_ids, attention_mask, chosen, query).cpu().numpy()
+        return _layer_rows(loaded.model, input_ids, attention_mask, chosen, query)[0].cpu().numpy()
 
 
 def _layer_rows(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, chosen: list[int],
-                query: str) -> torch.Tensor:
-    """One encoder forward pass with hooks: rows of the chosen layers, (batch, n_layers, heads, n[, n])."""
+                query: str, *, head: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One forward pass with hooks: rows of the chosen layers (batch, n_layers, heads, n[, n]), and with ``head`` the
+    classifier's softmax probabilities (batch, n_classes) from the same pass (else None)."""
     with capture_attention(model, chosen, query, attention_mask) as found:
-        model.base_model(input_ids=input_ids, attention_mask=attention_mask)
-    return torch.stack([found[i] for i in chosen], dim=1)
+        if head:
+            logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+            probs = torch.softmax(logits.float(), dim=-1)
+        else:
+            model.base_model(input_ids=input_ids, attention_mask=attention_mask)
+            probs = None
+    return torch.stack([found[i] for i in chosen], dim=1), probs
 
 
 TokenFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
@@ -215,9 +221,12 @@ def token_scores(
     batch_size: int = 32,
     chunk_size: int = 1024,
     progress: Progress | None = None,
+    probabilities: bool = False,
 ) -> Iterator[TokenScores]:
     """k-mer scores per record and window (SPEC section 5 step 1): attention from the query row(s) to each k-mer,
-    summed (or averaged) over the chosen layers and heads. Streamed: memory stays flat over any number of records."""
+    summed (or averaged) over the chosen layers and heads. Streamed: memory stays flat over any number of records.
+    With ``probabilities`` (a classifier), the same forward pass also gives each window's class probabilities, in
+    ``extras`` (n_windows, n_classes)."""
     if reduce not in REDUCTIONS:
         raise DnabertError(f"unknown reduction {reduce!r}; choose one of {REDUCTIONS}")
     if query not in ("cls", "mean"):
@@ -226,9 +235,13 @@ def token_scores(
     chosen = resolve_layers(config.num_hidden_layers, layers)
     head_index = resolve_heads(config.num_attention_heads, heads)
 
-    def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, None]:
-        rows = _layer_rows(loaded.model, input_ids, attention_mask, chosen, query)[:, :, head_index]
-        return (rows.sum(dim=(1, 2)) if reduce == "sum" else rows.mean(dim=(1, 2))), None
+    if probabilities and not loaded.labels:
+        raise DnabertError(f"{loaded.path} is not a classifier (no class labels); fine-tune it first")
+
+    def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        rows, probs = _layer_rows(loaded.model, input_ids, attention_mask, chosen, query, head=probabilities)
+        rows = rows[:, :, head_index]
+        return (rows.sum(dim=(1, 2)) if reduce == "sum" else rows.mean(dim=(1, 2))), probs
 
     return windowed_kmer_values(loaded, records, fn, window=window, step=step, batch_size=batch_size,
                                 chunk_size=chunk_size, progress=progress)

@@ -170,14 +170,18 @@ def predict(
     for out in map_windows(
         loaded, records, fn, window=window, step=step, batch_size=batch_size, chunk_size=chunk_size, progress=progress
     ):
-        probs = out.outputs.mean(axis=0) if aggregate == "mean" else out.outputs[int(out.outputs[:, -1].argmax())]
-        yield Prediction(
-            record_id=out.record.id,
-            length=len(out.record.sequence),
-            probs=probs,
-            window_probs=out.outputs,
-            window_starts=out.starts,
-        )
+        yield window_prediction(out.record, out.starts, out.outputs, aggregate)
+
+
+def window_prediction(record: SequenceRecord, starts: np.ndarray, window_probs: np.ndarray,
+                      aggregate: str = "mean") -> Prediction:
+    """A record's ``Prediction`` from its windows' probabilities (n_windows, n_classes): their "mean", or the window
+    with the highest probability of the last class ("max")."""
+    if aggregate not in AGGREGATES:
+        raise DnabertError(f"unknown aggregate {aggregate!r}; choose one of {AGGREGATES}")
+    probs = window_probs.mean(axis=0) if aggregate == "mean" else window_probs[int(window_probs[:, -1].argmax())]
+    return Prediction(record_id=record.id, length=len(record.sequence), probs=probs, window_probs=window_probs,
+                      window_starts=starts)
 
 
 def embed(

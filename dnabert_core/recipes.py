@@ -133,7 +133,8 @@ def pretrain_genome(
             + metrics_table({"this model": held, "unigram baseline": baseline}, ["accuracy", "loss"]),
             "Training": f"{run.step} steps, global batch {config.batch_size}, AdamW (0.9, 0.98, eps 1e-6, weight "
             f"decay {config.weight_decay}), peak lr {config.lr}, {config.warmup_steps} warm-up steps then linear "
-            f"decay, mask probability {config.mask_probability}, seed {config.seed}. Wall time of this invocation "
+            f"decay, mask probability {config.mask_probability}, dropout {run.model.config.hidden_dropout_prob}, seed "
+            f"{config.seed}. Wall time of this invocation "
             f"{(time.perf_counter() - started) / 60:.1f} min on {hardware()}.\n\n"
             f"Command: `{command}`",
             "Limitations": "Small model trained briefly on a small part of one human chromosome: it knows local "
@@ -234,7 +235,8 @@ def finetune_records(
                if test else ""),
             "Training": f"{run.step} steps (best dev {best_dev.get('mcc', float('nan')):.4f} MCC at step "
             f"{best_dev.get('step')}), global batch {config.batch_size}, AdamW (0.9, 0.98, eps 1e-6, weight decay "
-            f"{config.weight_decay}), peak lr {config.lr}, {config.warmup_steps} warm-up steps, linear decay, seed "
+            f"{config.weight_decay}), peak lr {config.lr}, {config.warmup_steps} warm-up steps, linear decay, dropout "
+            f"{run.model.config.hidden_dropout_prob}, seed "
             f"{config.seed}. Wall time {wall / 60:.1f} min on {hardware()}.\n\nCommand: `{command}`",
             "Limitations": "A small model trained on one data set; its probabilities are calibrated to that set's "
             "class balance. Check its behaviour on your own data before you rely on it."

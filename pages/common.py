@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
 import streamlit as st
 
 from viz.catalog import ModelEntry, list_models
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas and torch load lazily: the first page draws without them
+    import pandas as pd
+
     from dnabert_core.model import LoadedModel
 
 MAX_SEQUENCES = 500  # per run in the app; the command line has no limit
@@ -22,13 +23,15 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 
 
 HEAVY_MODULES = ("viz.explain", "viz.attribution", "viz.figures")  # torch, transformers, captum, plotly, matplotlib
+WARM_DELAY_S = 0.5
 
 
 @st.cache_resource
-def warm_imports() -> threading.Thread:
-    """Import the heavy modules in a background thread, once per server: the Home page draws without waiting for
-    torch, and the analysis pages find them loaded."""
-    thread = threading.Thread(target=lambda: [importlib.import_module(m) for m in HEAVY_MODULES], daemon=True)
+def warm_imports() -> threading.Timer:
+    """Import the heavy modules in a background thread, once per server, starting shortly after the first page has
+    drawn (an import holds the GIL and would slow that page down); the analysis pages then find them loaded."""
+    thread = threading.Timer(WARM_DELAY_S, lambda: [importlib.import_module(m) for m in HEAVY_MODULES])
+    thread.daemon = True
     thread.start()
     return thread
 

@@ -164,3 +164,24 @@ def test_finetuning_learns_a_planted_motif(tmp_path):
     assert best["accuracy"] >= 0.85  # chance is 0.5
     assert accuracy >= 0.85
     assert json.loads((tmp_path / "best" / "dev_metrics.json").read_text())["accuracy"] == best["accuracy"]
+
+
+def test_dropout_setting_reaches_every_layer_and_the_saved_model(tmp_path):
+    from dnabert_core.errors import DnabertError
+    from dnabert_core.train import Run, init_distributed, set_dropout
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(build_config(3, max_tokens=64, **TINY)).train()
+    ids = torch.tensor([KmerTokenizer(3, 64).encode(random_dna(np.random.default_rng(0), 40))])
+    with torch.no_grad():  # dropout 0.1 by default: two training-mode passes differ
+        assert not torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
+    run = Run(model, KmerTokenizer(3, 64), TrainConfig(output=tmp_path, steps=1, dropout=0.0), init_distributed(),
+              resume=False)
+    assert all(m.p == 0.0 for m in run.model.modules() if isinstance(m, torch.nn.Dropout))
+    with torch.no_grad():
+        assert torch.equal(run.model(input_ids=ids).logits, run.model(input_ids=ids).logits)
+    run.save_checkpoint()
+    saved = json.loads((tmp_path / "checkpoint" / "config.json").read_text())
+    assert saved["hidden_dropout_prob"] == 0.0 and saved["attention_probs_dropout_prob"] == 0.0
+    with pytest.raises(DnabertError, match="dropout must be in"):
+        set_dropout(model, 1.5)

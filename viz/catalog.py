@@ -6,8 +6,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "assets" / "models"
@@ -93,4 +95,6 @@ def metrics_frame(metrics: dict) -> pd.DataFrame:
     columns = ["accuracy", "f1", "mcc", "auroc", "auprc"]
     rows = [{"model": name, **{c: metrics[key].get(c) for c in columns}}
             for name, key in (("this model", "test"), ("k-mer logistic regression", "baseline")) if key in metrics]
+    import pandas as pd  # lazily: the app's Home page lists models without pandas
+
     return pd.DataFrame(rows, columns=["model", *columns])

@@ -258,7 +258,7 @@ def train_config(args: argparse.Namespace, output: Path, steps: int, **extra) ->
     return TrainConfig(
         output=output, steps=steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
         warmup_steps=args.warmup if args.warmup is not None else steps // 10, seed=args.seed,
-        log_every=args.log_every, eval_every=args.eval_every, precision=args.precision, **extra,
+        log_every=args.log_every, eval_every=args.eval_every, precision=args.precision, dropout=args.dropout, **extra,
     )
 
 
@@ -407,6 +407,9 @@ def add_training_options(parser: argparse.ArgumentParser, *, lr: float, eval_eve
     parser.add_argument("--seed", type=int, default=42, help="random seed (data order, masks, initial weights)")
     parser.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
                         help="auto: bfloat16 autocast on GPUs that support it")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="dropout probability for every dropout layer (default: the model's own, 0.1); 0 trains "
+                        "about 2x faster on CPU and suits short runs that underfit")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

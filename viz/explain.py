@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dnabert_core.attention import attention_rows
+from dnabert_core.attention import attention_rows, token_scores
 from dnabert_core.errors import InputError
 from dnabert_core.model import LoadedModel
-from dnabert_core.predict import Progress, predict
+from dnabert_core.predict import Progress, window_prediction
 from dnabert_core.records import Landscape, Prediction, SequenceRecord
-from viz.landscape import attention_landscapes
+from viz.landscape import landscape_source, to_landscape
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,18 @@ class AttentionDetail:
 
 def analyse(loaded: LoadedModel, records: Sequence[SequenceRecord], settings: LandscapeSettings,
             progress: Progress | None = None, batch_size: int = 16) -> Analysis:
-    """Class probabilities (windows aggregated by mean) and attention landscapes (stitched) of every record."""
-    predictions = tuple(predict(loaded, records, batch_size=batch_size)) if loaded.labels else ()
-    landscapes = tuple(attention_landscapes(
-        loaded, records, layers=settings.layers, heads=settings.heads, reduce=settings.reduce, query=settings.query,
-        normalise=settings.normalise, batch_size=batch_size, progress=progress,
-    ))
-    return Analysis(predictions=predictions, landscapes=landscapes)
+    """Class probabilities (windows aggregated by mean; classifiers only) and attention landscapes (stitched) of every
+    record, both from one forward pass per window."""
+    source = landscape_source(loaded, settings.layers, settings.heads, settings.reduce, settings.query,
+                              settings.normalise)
+    predictions, landscapes = [], []
+    for item in token_scores(loaded, records, layers=settings.layers, heads=settings.heads, reduce=settings.reduce,
+                             query=settings.query, batch_size=batch_size, progress=progress,
+                             probabilities=bool(loaded.labels)):
+        landscapes.append(to_landscape(item, loaded.tokenizer.k, source, settings.normalise))
+        if loaded.labels:
+            predictions.append(window_prediction(item.record, item.starts, item.extras))
+    return Analysis(predictions=tuple(predictions), landscapes=tuple(landscapes))
 
 
 def attention_detail(loaded: LoadedModel, sequence: str, layer: int, start: int = 0) -> AttentionDetail:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from dnabert_core.attention import resolve_heads, resolve_layers, token_scores
+from dnabert_core.attention import TokenScores, resolve_heads, resolve_layers, token_scores
 from dnabert_core.errors import DnabertError
 from dnabert_core.model import LoadedModel
 from dnabert_core.predict import Progress
@@ -75,18 +75,28 @@ def attention_landscapes(
 ) -> Iterator[Landscape]:
     """Attention landscape of every record, in input order (SPEC section 5). ``layers``/``heads``: 0-based (None:
     the last layer, every head). Streamed: memory stays flat over any number of records."""
+    source = landscape_source(loaded, layers, heads, reduce, query, normalise)
+    for item in token_scores(loaded, records, layers=layers, heads=heads, reduce=reduce, query=query, window=window,
+                             step=step, batch_size=batch_size, chunk_size=chunk_size, progress=progress):
+        yield to_landscape(item, loaded.tokenizer.k, source, normalise)
+
+
+def landscape_source(loaded: LoadedModel, layers: Sequence[int] | None, heads: Sequence[int] | None, reduce: str,
+                     query: str, normalise: bool) -> str:
+    """The source line of landscapes made with these settings."""
     config = loaded.model.config
-    source = describe(
+    return describe(
         config.num_hidden_layers, resolve_layers(config.num_hidden_layers, layers),
         resolve_heads(config.num_attention_heads, heads), config.num_attention_heads, reduce, query,
     ) + (", L2-normalised" if normalise else "")
-    k = loaded.tokenizer.k
-    for item in token_scores(loaded, records, layers=layers, heads=heads, reduce=reduce, query=query, window=window,
-                             step=step, batch_size=batch_size, chunk_size=chunk_size, progress=progress):
-        sequence = item.record.sequence
-        scores = kmer_windows_to_bases(item.starts, item.scores, item.n_kmers, k, len(sequence))
-        yield Landscape(record_id=item.record.id, sequence=sequence,
-                        scores=l2_normalise(scores) if normalise else scores, source=source)
+
+
+def to_landscape(item: TokenScores, k: int, source: str, normalise: bool) -> Landscape:
+    """A record's per-base landscape from its per-window k-mer scores (covering rule, then stitching)."""
+    sequence = item.record.sequence
+    scores = kmer_windows_to_bases(item.starts, item.scores, item.n_kmers, k, len(sequence))
+    return Landscape(record_id=item.record.id, sequence=sequence,
+                     scores=l2_normalise(scores) if normalise else scores, source=source)
 
 
 def combine(landscapes: Sequence[Landscape]) -> Landscape:
