@@ -7,8 +7,9 @@ For a batch of 32 random sequences of 300 bp and of 515 bp (512 tokens at k = 6)
   (a) plain prediction: ``predict`` on the records (SDPA), the baseline;
   (b) ours: ``attention_landscapes`` on the same records (last layer, [CLS] row, every head, per-base scores):
       one SDPA forward pass plus hooks that compute only the [CLS] rows from the layer's queries and keys;
-  (c) what DNABERT and bertviz do: one eager forward pass with ``output_attentions=True`` on the tokenised batch
-      (every layer's (batch, heads, n, n) matrix), before any post-processing.
+  (c) what DNABERT and bertviz do: the same landscape pipeline (tokenising, windows, per-base scores), but each batch
+      goes through one eager forward pass with ``output_attentions=True`` (every layer's (batch, heads, n, n)
+      matrix kept) and the [CLS] rows are read from the last one.
 Time is the best of ``--repeats`` runs after a 2-sequence warm-up; peak memory is the highest resident set size seen
 (sampled every 2 ms) during the timed runs minus the resident size just before them.
 
@@ -89,23 +90,23 @@ def records(n: int, length: int, seed: int = 0):
 
 
 def run_case(size: str, length: int, method: str, repeats: int, quick: bool) -> dict:
-    import torch
-
     from dnabert_core.predict import predict
-    from viz.landscape import attention_landscapes
+    from viz.landscape import attention_landscapes, to_landscape
 
     loaded = build(size, quick)
     batch = list(records(32, length))
     if method == "eager":
+        from dnabert_core.attention import windowed_kmer_values
+
         loaded.model.set_attn_implementation("eager")
-        encoded = loaded.tokenizer.batch([r.sequence for r in batch])
-        ids, mask = torch.from_numpy(encoded.input_ids), torch.from_numpy(encoded.attention_mask)
+
+        def from_all_attentions(input_ids, attention_mask):
+            out = loaded.model(input_ids=input_ids, attention_mask=attention_mask, output_attentions=True)
+            return out.attentions[-1][:, :, 0].sum(dim=1), None
 
         def work(items):
-            n = len(items)
-            with torch.inference_mode():
-                out = loaded.model(input_ids=ids[:n], attention_mask=mask[:n], output_attentions=True)
-            return out.attentions
+            return [to_landscape(item, loaded.tokenizer.k, "eager", False)
+                    for item in windowed_kmer_values(loaded, items, from_all_attentions, batch_size=32)]
     elif method == "plain":
         def work(items):
             return list(predict(loaded, items, batch_size=32))

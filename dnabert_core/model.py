@@ -27,7 +27,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from dnabert_core.errors import ModelLoadError, VocabularyError
-from dnabert_core.tokenizer import MAX_POSITIONS, PAD_ID, KmerTokenizer, k_from_vocab_size
+from dnabert_core.tokenizer import MAX_POSITIONS, PAD_ID, KmerTokenizer
 
 logger = logging.getLogger(__name__)
 
