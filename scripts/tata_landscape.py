@@ -8,8 +8,8 @@ into TATA promoters (exact match to DeePromoter's human TATA set) and the others
 landscape (last layer, [CLS] query, sum of heads, each landscape L2-normalised), its peak position, the mean score in
 positions 220-230 of 300 (TSS at 250: 20-30 bp upstream, where the TATA box sits) against the whole-sequence mean,
 and the entropy of the mean landscape read as a distribution over positions (flatter = higher). The positions of
-TATA-box matches (TATAWAW) in the TATA group are drawn beside it for reference. Writes a PNG, SVG and HTML figure and
-prints a table.
+TATA-box matches (TATAWAW) in the TATA group are drawn beside it for reference. Writes a PNG and an SVG figure and prints
+a table.
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def main() -> None:
                          yaxis_title="mean score", template="plotly_white")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for suffix in ("png", "svg", "html"):
+    for suffix in ("png", "svg"):  # no HTML here: plotly.js inlined would add 5 MB to the repository
         save_figure(figure, out / f"tata_landscape.{suffix}")
     print("| group | n | peak position | mean in 220-230 / overall mean | entropy (bits; uniform = 8.23) |")
     print("|---|---:|---:|---:|---:|")

@@ -117,7 +117,10 @@ def test_example_gives_a_landscape_and_downloads(server, page, tmp_path):
     page.wait_for_selector('[data-testid="stPlotlyChart"]')
     wait_idle(page)
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2  # heatmap and track
-    page.screenshot(path=str(DOCS / "screenshot_predict_results.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 2400})  # the app scrolls inside its own container
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(DOCS / "screenshot_predict_results.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
     with page.expect_download() as info:
         page.get_by_role("button", name="Download TSV").first.click()
     table = Path(info.value.path()).read_text().splitlines()
