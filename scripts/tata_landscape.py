@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from dnabert_core.model import load_model  # noqa: E402
 from dnabert_core.records import SequenceRecord  # noqa: E402
+from viz.cli import parse_numbers  # noqa: E402
 from viz.figures import save_figure  # noqa: E402
 from viz.landscape import attention_landscapes  # noqa: E402
 
@@ -55,6 +56,8 @@ def main() -> None:
     parser.add_argument("--tata", default=str(ROOT.parent / "shared/data/deepromoter-tata/hs_pos_TATA.txt"))
     parser.add_argument("--out", default=str(ROOT / "docs"))
     parser.add_argument("--query", choices=["cls", "mean"], default="cls")
+    parser.add_argument("--layers", default="last", help="'last', 'all', or 1-based layers such as 1-2 or 1,3")
+    parser.add_argument("--name", default="tata_landscape", help="file name of the figure, without suffix")
     args = parser.parse_args()
 
     tata = {line.strip().upper() for line in Path(args.tata).read_text().splitlines() if line.strip()}
@@ -65,13 +68,18 @@ def main() -> None:
         "non-TATA promoters": [SequenceRecord(r["id"], r["sequence"]) for r in promoters if r["sequence"] not in tata],
     }
     loaded = load_model(args.model)
+    n_layers = loaded.model.config.num_hidden_layers
+    if args.layers in ("last", "all"):
+        layers = None if args.layers == "last" else list(range(n_layers))
+    else:
+        layers = parse_numbers(args.layers, "--layers", n_layers)
     figure = go.Figure()
     rows = []
     positions = np.arange(1, 301)
     for name, records in groups.items():
         records = [r for r in records if len(r.sequence) == 300]
-        scores = np.stack([item.scores for item in attention_landscapes(loaded, records, query=args.query,
-                                                                          normalise=True)])
+        scores = np.stack([item.scores for item in attention_landscapes(loaded, records, layers=layers,
+                                                                          query=args.query, normalise=True)])
         mean = scores.mean(axis=0)
         rows.append(summarise(name, mean, len(records)))
         figure.add_trace(go.Scatter(x=positions, y=mean, mode="lines", name=f"{name} (n={len(records)})"))
@@ -82,13 +90,14 @@ def main() -> None:
                                     opacity=0.3))
     figure.add_vrect(x0=WINDOW[0], x1=WINDOW[1], fillcolor="grey", opacity=0.15, line_width=0)
     figure.add_vline(x=250, line_dash="dot", annotation_text="TSS")
-    figure.update_layout(title=f"Mean attention landscape of held-out promoters ({Path(args.model).name}, last layer, "
-                         f"{args.query} query, L2-normalised)", xaxis_title="position (bp, TSS at 250)",
+    layer_text = "last layer" if args.layers == "last" else f"layers {args.layers}"
+    figure.update_layout(title=f"Mean attention landscape of held-out promoters<br><sup>{Path(args.model).name}, "
+                         f"{layer_text} of {n_layers}, {args.query} query, L2-normalised</sup>", xaxis_title="position (bp, TSS at 250)",
                          yaxis_title="mean score", template="plotly_white")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for suffix in ("png", "svg"):  # no HTML here: plotly.js inlined would add 5 MB to the repository
-        save_figure(figure, out / f"tata_landscape.{suffix}")
+        save_figure(figure, out / f"{args.name}.{suffix}")
     print("| group | n | peak position | mean in 220-230 / overall mean | entropy (bits; uniform = 8.23) |")
     print("|---|---:|---:|---:|---:|")
     for row in rows:

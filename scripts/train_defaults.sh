@@ -5,7 +5,7 @@
 #
 # A finished model (its folder has metrics.json, or model.safetensors for the encoder) is kept; an unfinished one
 # resumes from its checkpoint, so an interrupted run goes on where it stopped. Sizes and steps were chosen for 2 CPU
-# cores (about 2 hours in all); on a GPU raise the steps (STEPS_SCALE=10 multiplies them all). Fine-tuning runs
+# cores (about 2.5 hours in all); on a GPU raise the steps (STEPS_SCALE=10 multiplies them all). Fine-tuning runs
 # without dropout: on CPU dropout's random numbers cost more than half of a step, and these short runs underfit.
 # Environment: SHARED (default ../shared/data), THREADS (default 2), STEPS_SCALE (default 1). A GPU is used when present.
 set -euo pipefail
@@ -26,11 +26,12 @@ python scripts/prepare_default_data.py --shared "$SHARED" --out data
     -o "$RUNS/dnabert-mini-6" --k 6 --size small --steps "$(steps 200)" --batch-size 32 --lr 7e-4 \
     --save-every 25 --eval-every 100 --log-every 10 --threads "$THREADS"
 
-finetune() {  # name, steps, eval-every, class names, data note
-    local name=$1 n=$2 every=$3 names=$4 note=$5
+finetune() {  # name, steps, eval-every, class names, data note[, starting model (default: the encoder)]
+    local name=$1 n=$2 every=$3 names=$4 note=$5 start=${6:-dnabert-mini-6}
+    local data=${name%-stage1}
     if [ -f "$RUNS/$name/metrics.json" ]; then return; fi
-    "${DNABERT[@]}" finetune -m "$RUNS/dnabert-mini-6" --train "data/$name/train.csv" --dev "data/$name/dev.csv" \
-        --test "data/$name/test.csv" -o "$RUNS/$name" --class-names "$names" --data-note "$note" \
+    "${DNABERT[@]}" finetune -m "$RUNS/$start" --train "data/$data/train.csv" --dev "data/$data/dev.csv" \
+        --test "data/$data/test.csv" -o "$RUNS/$name" --class-names "$names" --data-note "$note" \
         --steps "$(steps "$n")" --batch-size 32 --lr 3e-4 --dropout 0 --eval-every "$every" --patience 6 \
         --threads "$THREADS"
 }
@@ -38,7 +39,12 @@ finetune promoter-300 2500 250 non_promoter,promoter \
     "GENA-LM promoter-300 (github.com/AIRI-Institute/GENA_LM, MIT; Fishman et al.): human EPDnew promoters (hg38), 300 bp (-249..+50 around the TSS), against negatives made as in DeePromoter (each promoter cut in 20 pieces, 12 of them shuffled among themselves: same composition, broken order). Deduplicated across folds; folds 1-3 train (10% dev), fold 4 test, fold-4 sequences removed from training."
 finetune tfbs-ctcf 1500 250 background,ctcf_peak \
     "ENCODE 690 uniform TFBS peaks (hg19), Gm12878 CTCF (Broad), as collected by Zeng et al., Bioinformatics 2016 and used by DNABERT; copy from github.com/lhy0322/TFBert (MIT). 101 bp peak centres against shuffled peak sequences. Split by chromosome: test chr1 and chr8, dev chr2, train the rest; exact duplicates removed."
-finetune splice-400 1500 250 acceptor,donor,neither \
-    "DNABERT's reconstructed human splice-site set as shipped in GUE (Zhou et al., DNABERT-2, ICLR 2024; copy from github.com/wds-seu/DeepGene, Apache-2.0), 400 bp windows: acceptor (AG at 198-199), donor (GT at 200-201) or neither. GUE's dev and test files pooled, deduplicated and re-split 80/10/10 stratified by class."
+# splice-400 escaped its plateau only after ~750 steps and was still rising fast at 1500 (dev MCC 0.556), so a second
+# run continues from that model with a fresh warm-up and decay.
+SPLICE_NOTE="DNABERT's reconstructed human splice-site set as shipped in GUE (Zhou et al., DNABERT-2, ICLR 2024; copy from github.com/wds-seu/DeepGene, Apache-2.0), 400 bp windows: acceptor (AG at 198-199), donor (GT at 200-201) or neither. GUE's dev and test files pooled, deduplicated and re-split 80/10/10 stratified by class."
+finetune splice-400-stage1 1500 250 acceptor,donor,neither "$SPLICE_NOTE"
+finetune splice-400 1250 250 acceptor,donor,neither \
+    "$SPLICE_NOTE Continued from splice-400-stage1 (1500 steps from dnabert-mini-6, same data and settings)." \
+    splice-400-stage1
 
 python scripts/ship_defaults.py "$RUNS" assets/models
