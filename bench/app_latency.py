@@ -84,9 +84,8 @@ def main() -> None:
                 wait_done(page)
                 start = time.perf_counter()
                 page.get_by_role("button", name="Run", exact=True).click()
-                page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=120_000)
-                # this run's own result, not the previous one still on screen: its id in the sequence picker
-                page.locator('[data-testid="stSelectbox"]').filter(has_text=f"s{repeat}_0").wait_for(timeout=120_000)
+                # this run's own track (its record id in the title), not the previous one still on screen
+                page.locator('[data-testid="stPlotlyChart"]').filter(has_text=f"s{repeat}_0:").wait_for(timeout=120_000)
                 wait_done(page)
                 if repeat:
                     one.append(time.perf_counter() - start)

@@ -172,7 +172,7 @@ def test_dropout_setting_reaches_every_layer_and_the_saved_model(tmp_path):
 
     torch.manual_seed(0)
     model = BertForSequenceClassification(build_config(3, max_tokens=64, **TINY)).train()
-    ids = torch.tensor([KmerTokenizer(3, 64).encode(random_dna(np.random.default_rng(0), 40))])
+    ids = torch.from_numpy(KmerTokenizer(3, 64).encode(random_dna(np.random.default_rng(0), 40)))[None]
     with torch.no_grad():  # dropout 0.1 by default: two training-mode passes differ
         assert not torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
     run = Run(model, KmerTokenizer(3, 64), TrainConfig(output=tmp_path, steps=1, dropout=0.0), init_distributed(),
