@@ -235,8 +235,8 @@ def token_scores(
     chosen = resolve_layers(config.num_hidden_layers, layers)
     head_index = resolve_heads(config.num_attention_heads, heads)
 
-    if probabilities and not loaded.labels:
-        raise DnabertError(f"{loaded.path} is not a classifier (no class labels); fine-tune it first")
+    if probabilities:
+        loaded.require_classifier()
 
     def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         rows, probs = _layer_rows(loaded.model, input_ids, attention_mask, chosen, query, head=probabilities)

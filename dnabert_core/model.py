@@ -26,7 +26,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from dnabert_core.errors import ModelLoadError, VocabularyError
+from dnabert_core.errors import DnabertError, ModelLoadError, VocabularyError
 from dnabert_core.tokenizer import MAX_POSITIONS, PAD_ID, KmerTokenizer
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,12 @@ class LoadedModel:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    def require_classifier(self) -> tuple[str, ...]:
+        """The class labels; a clear error for a model without a classification head (e.g. a masked-LM encoder)."""
+        if not self.labels:
+            raise DnabertError(f"{self.path} is not a classifier (no class labels); fine-tune it first")
+        return self.labels
 
 
 @contextmanager

@@ -138,8 +138,7 @@ def _run_chunk(
 
 def class_probabilities(loaded: LoadedModel) -> BatchFn:
     """A ``BatchFn`` giving softmax class probabilities: (batch, n_classes) float64."""
-    if not loaded.labels:
-        raise DnabertError(f"{loaded.path} is not a classifier (no class labels); fine-tune it first")
+    loaded.require_classifier()
 
     def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
         logits = loaded.model(input_ids=input_ids, attention_mask=attention_mask).logits

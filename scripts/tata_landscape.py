@@ -90,10 +90,10 @@ def main() -> None:
                                     opacity=0.3))
     figure.add_vrect(x0=WINDOW[0], x1=WINDOW[1], fillcolor="grey", opacity=0.15, line_width=0)
     figure.add_vline(x=250, line_dash="dot", annotation_text="TSS")
-    layer_text = "last layer" if args.layers == "last" else f"layers {args.layers}"
+    layer_text = {"last": "last layer", "all": "all layers"}.get(args.layers, f"layers {args.layers}")
     figure.update_layout(title=f"Mean attention landscape of held-out promoters<br><sup>{Path(args.model).name}, "
-                         f"{layer_text} of {n_layers}, {args.query} query, L2-normalised</sup>", xaxis_title="position (bp, TSS at 250)",
-                         yaxis_title="mean score", template="plotly_white")
+                         f"{layer_text} of {n_layers}, {args.query} query, L2-normalised</sup>",
+                         xaxis_title="position (bp, TSS at 250)", yaxis_title="mean score", template="plotly_white")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for suffix in ("png", "svg"):  # no HTML here: plotly.js inlined would add 5 MB to the repository

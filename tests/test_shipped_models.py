@@ -39,13 +39,9 @@ def splits(tmp_path_factory) -> Path:
     return out
 
 
-SHIPPED = sorted(p.name for p in MODELS.iterdir() if p.is_dir()) if MODELS.is_dir() else []
-
-
-def test_shipped_models_are_known_small_and_complete():
-    # issue 5 ships four; a model whose training did not beat chance is not shipped (see the issue's notes)
-    names = SHIPPED
-    assert {"dnabert-mini-6", "tfbs-ctcf"} <= set(names) <= {"dnabert-mini-6", *CLASSIFIERS}
+def test_all_four_are_shipped_small_and_complete():
+    names = sorted(p.name for p in MODELS.iterdir() if p.is_dir())
+    assert names == sorted(["dnabert-mini-6", *CLASSIFIERS])
     total = sum(f.stat().st_size for f in MODELS.rglob("*") if f.is_file())
     assert total < 40e6, f"shipped models take {total / 1e6:.1f} MB"
     for name in names:
@@ -57,7 +53,7 @@ def test_shipped_models_are_known_small_and_complete():
             assert section in card, f"{name}'s card lacks {section}"
 
 
-@pytest.mark.parametrize("name", sorted(set(CLASSIFIERS) & set(SHIPPED)))
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
 def test_classifier_loads_in_plain_transformers_and_in_ours(name):
     folder = MODELS / name
     model = BertForSequenceClassification.from_pretrained(folder)
@@ -73,7 +69,7 @@ def test_encoder_is_a_masked_lm_with_held_out_numbers():
     assert "| this model |" in card and "| unigram baseline |" in card and "22:21000001-22000000" in card
 
 
-@pytest.mark.parametrize("name", sorted(set(CLASSIFIERS) & set(SHIPPED)))
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
 def test_metrics_file_agrees_with_a_re_evaluation_on_the_test_split(name, splits):
     folder = MODELS / name
     metrics = json.loads((folder / "metrics.json").read_text())

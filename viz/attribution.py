@@ -29,9 +29,7 @@ from viz.landscape import kmer_windows_to_bases
 
 def target_index(loaded: LoadedModel, target: int | str | None) -> int:
     """Class index from a label name or index; None means the last class (the positive one of a binary model)."""
-    labels = loaded.labels
-    if not labels:
-        raise DnabertError(f"{loaded.path} is not a classifier (no class labels); fine-tune it first")
+    labels = loaded.require_classifier()
     if target is None:
         return len(labels) - 1
     if isinstance(target, str) and target in labels:
