@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from dnabert_core.tokenizer import reverse_complement
+
 logger = logging.getLogger(__name__)
 
 MAX_N_FRACTION = 0.5
@@ -58,3 +60,31 @@ def corpus_from_sequences(
         pieces.extend(cut_pieces(sequence, k, rng, max_tokens=max_tokens, short_fraction=short_fraction))
     logger.info("corpus: %d pieces, %d bp", len(pieces), sum(map(len, pieces)))
     return pieces
+
+
+def mask_occurrences(text: str, sequences: Iterable[str], *, seed_length: int = 32) -> tuple[str, int]:
+    """``text`` with every occurrence of a sequence (either strand) replaced by N; also the number of bases masked.
+
+    Occurrences are found by each sequence's central ``seed_length``-mer and masked over the whole sequence's length,
+    so a near-copy that shares the seed is masked too (conservative: pre-training never reads a held-out sequence).
+    Sequences shorter than the seed are ignored.
+    """
+    where: dict[str, list[tuple[int, int]]] = {}
+    for sequence in sequences:
+        if len(sequence) < seed_length:
+            continue
+        for strand in (sequence, reverse_complement(sequence)):
+            offset = (len(strand) - seed_length) // 2
+            where.setdefault(strand[offset : offset + seed_length], []).append((offset, len(strand)))
+    upper = text.upper()
+    masked = np.zeros(len(text), dtype=bool)
+    for position in range(len(text) - seed_length + 1):
+        hits = where.get(upper[position : position + seed_length])
+        for offset, length in hits or ():
+            start = max(0, position - offset)
+            masked[start : position - offset + length] = True
+    if not masked.any():
+        return text, 0
+    chars = np.frombuffer(text.encode("ascii"), dtype="S1").copy()
+    chars[masked] = b"N"
+    return chars.tobytes().decode("ascii"), int(masked.sum())

@@ -14,7 +14,7 @@ from transformers import BertForMaskedLM
 
 from dnabert_core.baseline import fit_baseline
 from dnabert_core.cards import hardware, metrics_table, render_card
-from dnabert_core.corpus import corpus_from_sequences
+from dnabert_core.corpus import corpus_from_sequences, mask_occurrences, piece_length
 from dnabert_core.errors import DnabertError
 from dnabert_core.io import Genome, parse_region
 from dnabert_core.metrics import classification_curves, classification_metrics
@@ -89,23 +89,43 @@ def pretrain_genome(
     k: int,
     size: str,
     config: TrainConfig,
+    max_tokens: int = 512,
+    init: str | Path | None = None,
     extra_text: list[str] | None = None,
+    exclude: list[str] | None = None,
     eval_limit: int = 256,
     resume: bool = True,
     on_log=None,
     command: str = "",
 ) -> Run:
     """Pre-train a masked-LM on genome text (plus optional extra sequences) and write the model folder with its card,
-    the held-out masked-k-mer accuracy and loss against the unigram baseline."""
+    the held-out masked-k-mer accuracy and loss against the unigram baseline.
+
+    ``max_tokens`` sets the piece length (128 for BERT's short first phase, 512 for the full window); ``init`` starts
+    from the weights of an earlier masked-LM folder (the second phase) instead of a fresh model of ``size``.
+    ``exclude``: sequences whose occurrences in the genome text (either strand) are masked to N before cutting.
+    """
     dist_info = init_distributed()
     rng = np.random.default_rng(config.seed)
     with Genome(fasta) as genome:
         split = split_genome(genome, regions, holdout)
-    pieces = corpus_from_sequences([s for _, s in split.train] + list(extra_text or []), k, rng)
+    n_excluded = 0
+    if exclude:
+        masked = [(name, *mask_occurrences(text, exclude)) for name, text in split.train]
+        split = replace(split, train=[(name, text) for name, text, _ in masked])
+        n_excluded = sum(n for _, _, n in masked)
+        logger.info("masked %d bp of the training genome text that hold excluded sequences", n_excluded)
+    pieces = corpus_from_sequences([s for _, s in split.train] + list(extra_text or []), k, rng, max_tokens=max_tokens)
     eval_pieces = corpus_from_sequences([s for _, s in split.held_out], k, np.random.default_rng(0),
-                                        short_fraction=0.0)[:eval_limit]
+                                        max_tokens=max_tokens, short_fraction=0.0)[:eval_limit]
     seed_everything(config.seed)
-    model = BertForMaskedLM(build_config(k, size=size))
+    if init is not None:
+        start = load_model(init, task="mlm")
+        if start.tokenizer.k != k:
+            raise DnabertError(f"{init}: a k={start.tokenizer.k} model cannot continue as k={k}")
+        model = start.model
+    else:
+        model = BertForMaskedLM(build_config(k, size=size))
     tokenizer = KmerTokenizer(k)
     started = time.perf_counter()
     run = pretrain(model, tokenizer, pieces, config, eval_pieces=eval_pieces, dist_info=dist_info, resume=resume,
@@ -126,7 +146,11 @@ def pretrain_genome(
             "Data": f"Genome text from `{Path(fasta).name}`; training regions: "
             f"{', '.join(name for name, _ in split.train)} ({sum(len(s) for _, s in split.train):,} bp"
             f"{', plus ' + str(len(extra_text)) + ' extra training sequences' if extra_text else ''}); "
-            f"{len(pieces):,} pieces of up to {tokenizer.max_bases} bp, half cut shorter, mostly-N pieces skipped.",
+            f"{len(pieces):,} pieces of up to {piece_length(k, max_tokens)} bp ({max_tokens} tokens), half cut "
+            f"shorter, mostly-N pieces skipped"
+            + (f"; {n_excluded:,} bp holding one of {len(exclude):,} excluded (task) sequences masked to N first."
+               if exclude else ".")
+            + (f" Continued from `{Path(init).name}`." if init else ""),
             "Held-out evaluation": f"Region never trained on: {holdout} ({len(eval_pieces)} pieces). Masked k-mer "
             f"accuracy and cross-entropy on masked positions, against the trivial baselines (always the most "
             f"frequent training k-mer; training k-mer frequencies):\n\n"

@@ -53,6 +53,14 @@ def _check_k(k: int) -> None:
         raise VocabularyError(f"k must be an integer from {MIN_K} to {MAX_K}, got {k!r}")
 
 
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+
+def reverse_complement(sequence: str) -> str:
+    """The reverse complement (A<->T, C<->G, N stays N; case kept)."""
+    return sequence.translate(_COMPLEMENT)[::-1]
+
+
 def sequence_to_kmers(sequence: str, k: int) -> list[str]:
     """All n - k + 1 overlapping k-mers of ``sequence`` (stride 1; DNABERT's scripts drop the last one, we do not)."""
     return [sequence[i : i + k] for i in range(len(sequence) - k + 1)]

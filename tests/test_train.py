@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import BertForMaskedLM, BertForSequenceClassification
 
-from dnabert_core.corpus import cut_pieces, piece_length
+from dnabert_core.corpus import cut_pieces, mask_occurrences, piece_length
 from dnabert_core.model import build_config
 from dnabert_core.tokenizer import KmerTokenizer
 from dnabert_core.train import TrainConfig, batch_indices, finetune, masked_lm_metrics, pretrain
@@ -55,6 +55,25 @@ def test_cut_pieces_lengths_and_n_filter():
     assert all(6 <= len(p) <= 515 for p in pieces)
     assert all(p.count("N") <= len(p) / 2 for p in pieces)
     assert 0.2 < np.mean([len(p) < 515 for p in pieces]) < 0.8  # about half re-cut shorter (and the tail piece)
+
+
+def test_cut_pieces_at_128_tokens():
+    pieces = cut_pieces("ACGT" * 1000, 6, np.random.default_rng(0), max_tokens=128)
+    assert piece_length(6, 128) == 131  # 126 k-mers + [CLS] + [SEP]
+    assert max(map(len, pieces)) == 131 and min(map(len, pieces)) >= 6
+
+
+def test_mask_occurrences_masks_both_strands_and_nothing_else():
+    rng = np.random.default_rng(1)
+    held = random_dna(rng, 60)
+    other = random_dna(rng, 60)
+    reverse = held[::-1].translate(str.maketrans("ACGT", "TGCA"))
+    text = random_dna(rng, 100) + held.lower() + random_dna(rng, 100) + reverse + random_dna(rng, 50)
+    masked, n = mask_occurrences(text, [held, other])
+    assert n == 120 and masked.count("N") == 120
+    assert masked[100:160] == "N" * 60 and masked[260:320] == "N" * 60
+    assert masked[:100] == text[:100] and masked[160:260] == text[160:260] and masked[320:] == text[320:]
+    assert mask_occurrences(text, [other, "ACGT"]) == (text, 0)  # absent, and shorter than the seed
 
 
 def test_pretraining_lowers_the_loss(tmp_path):

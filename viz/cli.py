@@ -273,6 +273,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     if args.text:
         reader = RecordReader(args.text, min_length=args.k, fmt=None)
         extra = [record.sequence for record in reader]
+    exclude = []
+    if args.exclude:
+        exclude = [record.sequence for record in RecordReader(args.exclude, min_length=args.k, fmt=None)]
     output = Path(args.output)
     config = train_config(args, output, args.steps, save_every=args.save_every,
                           mask_probability=args.mask_probability)
@@ -286,7 +289,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     try:
         run = pretrain_genome(
             args.fasta, output, regions=args.region, holdout=args.holdout, k=args.k, size=args.size, config=config,
-            extra_text=extra, resume=not args.no_resume, on_log=on_log, command="dnabert " + shlex.join(sys.argv[1:]),
+            max_tokens=args.max_tokens, init=args.init, extra_text=extra, exclude=exclude, resume=not args.no_resume, on_log=on_log, command="dnabert " + shlex.join(sys.argv[1:]),
         )
     finally:
         bar.close()
@@ -510,11 +513,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training region chr:start-end (repeatable; default: every chromosome)")
     p.add_argument("--holdout", default=None, help="held-out region chr:start-end, never trained on, for evaluation")
     p.add_argument("--text", nargs="*", default=None, help="extra training sequence files (any input format)")
+    p.add_argument("--exclude", nargs="*", default=None,
+                   help="sequence files whose occurrences in the genome text (either strand) are masked to N "
+                   "(held-out task data)")
     p.add_argument("-o", "--output", required=True, help="output model folder (checkpoints and logs inside)")
     p.add_argument("--k", type=int, choices=[3, 4, 5, 6], default=6, help="k-mer size")
     p.add_argument("--size", choices=sorted(SIZES), default="mini",
                    help="model size: " + ", ".join(f"{name} {v[0]}x{v[1]}" for name, v in sorted(SIZES.items())))
     p.add_argument("--steps", type=positive_int, default=10000, help="optimiser steps")
+    p.add_argument("--max-tokens", type=int, choices=range(16, 513), metavar="16..512", default=512,
+                   help="piece length in tokens (BERT trains most steps at 128, the rest at 512)")
+    p.add_argument("--init", default=None,
+                   help="start from this masked-LM folder's weights (e.g. a 128-token phase) instead of a new model")
     add_training_options(p, lr=4e-4, eval_every=500)
     p.add_argument("--mask-probability", type=float, default=0.025, help="probability of a span centre")
     p.add_argument("--save-every", type=positive_int, default=200, help="checkpoint every N steps")
