@@ -63,26 +63,26 @@ def corpus_from_sequences(
 
 
 def mask_occurrences(text: str, sequences: Iterable[str], *, seed_length: int = 32) -> tuple[str, int]:
-    """``text`` with every occurrence of a sequence (either strand) replaced by N; also the number of bases masked.
+    """``text`` with every exact occurrence of a sequence (either strand, any case) replaced by N; also the number of
+    bases masked.
 
-    Occurrences are found by each sequence's central ``seed_length``-mer and masked over the whole sequence's length,
-    so a near-copy that shares the seed is masked too (conservative: pre-training never reads a held-out sequence).
-    Sequences shorter than the seed are ignored.
+    Candidates are found by each sequence's central ``seed_length``-mer (one dictionary lookup per text position) and
+    kept only when the whole sequence matches there. Sequences shorter than the seed are ignored.
     """
-    where: dict[str, list[tuple[int, int]]] = {}
+    where: dict[str, list[tuple[int, str]]] = {}
     for sequence in sequences:
         if len(sequence) < seed_length:
             continue
-        for strand in (sequence, reverse_complement(sequence)):
+        for strand in (sequence.upper(), reverse_complement(sequence.upper())):
             offset = (len(strand) - seed_length) // 2
-            where.setdefault(strand[offset : offset + seed_length], []).append((offset, len(strand)))
+            where.setdefault(strand[offset : offset + seed_length], []).append((offset, strand))
     upper = text.upper()
     masked = np.zeros(len(text), dtype=bool)
     for position in range(len(text) - seed_length + 1):
-        hits = where.get(upper[position : position + seed_length])
-        for offset, length in hits or ():
-            start = max(0, position - offset)
-            masked[start : position - offset + length] = True
+        for offset, strand in where.get(upper[position : position + seed_length], ()):
+            start = position - offset
+            if start >= 0 and upper.startswith(strand, start):
+                masked[start : start + len(strand)] = True
     if not masked.any():
         return text, 0
     chars = np.frombuffer(text.encode("ascii"), dtype="S1").copy()

@@ -74,6 +74,8 @@ def test_mask_occurrences_masks_both_strands_and_nothing_else():
     assert masked[100:160] == "N" * 60 and masked[260:320] == "N" * 60
     assert masked[:100] == text[:100] and masked[160:260] == text[160:260] and masked[320:] == text[320:]
     assert mask_occurrences(text, [other, "ACGT"]) == (text, 0)  # absent, and shorter than the seed
+    near = held[:5] + ("A" if held[5] != "A" else "C") + held[6:]  # same central seed, one base differs
+    assert mask_occurrences(text, [near]) == (text, 0)
 
 
 def test_pretraining_lowers_the_loss(tmp_path):
