@@ -13,7 +13,7 @@ Padding: keys of padding positions get zero weight (as in the model), and only r
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -22,26 +22,12 @@ import torch
 
 from dnabert_core.errors import DnabertError
 from dnabert_core.model import LoadedModel
-from dnabert_core.predict import Progress, map_windows
+from dnabert_core.predict import Progress, TokenScores, windowed_kmer_values
 from dnabert_core.records import SequenceRecord
 
 QUERIES = ("cls", "mean", "all")
 REDUCTIONS = ("sum", "mean")
 QUERY_BLOCK = 64  # query rows per block when averaging over rows: bounds the scratch to (batch, heads, 64, n)
-
-
-@dataclass(frozen=True)
-class TokenScores:
-    """Per-window k-mer scores of one record. ``scores``: (n_windows, m_max), the first ``n_kmers[w]`` entries of row
-    w are the scores of that window's k-mers (keys 1..m, ``[CLS]`` and ``[SEP]`` excluded), the rest zero;
-    ``starts``: (n_windows,) 0-based window starts in bases; ``extras``: (n_windows, e) per-window values the method
-    adds (e = 0 for attention; the convergence delta for integrated gradients)."""
-
-    record: SequenceRecord
-    starts: np.ndarray
-    scores: np.ndarray
-    n_kmers: np.ndarray
-    extras: np.ndarray
 
 
 def resolve_layers(n_layers: int, layers: Sequence[int] | None) -> list[int]:
@@ -167,45 +153,6 @@ def _layer_rows(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask:
             model.base_model(input_ids=input_ids, attention_mask=attention_mask)
             probs = None
     return torch.stack([found[i] for i in chosen], dim=1), probs
-
-
-TokenFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
-
-
-def windowed_kmer_values(
-    loaded: LoadedModel,
-    records: Iterable[SequenceRecord],
-    fn: TokenFn,
-    *,
-    window: int | None = None,
-    step: int | None = None,
-    batch_size: int = 32,
-    chunk_size: int = 1024,
-    progress: Progress | None = None,
-    grad: bool = False,
-) -> Iterator[TokenScores]:
-    """Run ``fn(input_ids, attention_mask) -> (per-token values (batch, n), extras (batch, e) or None)`` over every
-    window and keep each window's k-mer values (keys 1..m; ``[CLS]``, ``[SEP]`` and padding dropped)."""
-    tokenizer = loaded.tokenizer
-    m_max = tokenizer.window_size(window) - tokenizer.k + 1
-
-    def slots(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
-        values, extras = fn(input_ids, attention_mask)
-        values = values.detach().double().cpu().numpy()
-        n_extra = 0 if extras is None else extras.shape[1]
-        out = np.zeros((len(input_ids), m_max + n_extra))
-        for row, m in enumerate(attention_mask.sum(dim=1).cpu().numpy() - 2):
-            out[row, :m] = values[row, 1 : m + 1]
-        if extras is not None:
-            out[:, m_max:] = extras.detach().double().cpu().numpy()
-        return out
-
-    for windows in map_windows(loaded, records, slots, window=window, step=step, batch_size=batch_size,
-                               chunk_size=chunk_size, progress=progress, grad=grad):
-        size = min(tokenizer.window_size(window), len(windows.record.sequence))
-        n_kmers = np.full(len(windows.starts), max(size - tokenizer.k + 1, 0), dtype=np.int64)
-        yield TokenScores(record=windows.record, starts=windows.starts, scores=windows.outputs[:, :m_max],
-                          n_kmers=n_kmers, extras=windows.outputs[:, m_max:])
 
 
 def token_scores(

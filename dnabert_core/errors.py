@@ -48,3 +48,8 @@ class VocabularyError(DnabertError):
 
 class ModelLoadError(DnabertError):
     """A model folder or hub id that cannot be loaded as a DNABERT model; says which file and field."""
+
+
+class OptionError(DnabertError):
+    """A setting that cannot work as given (a window the model cannot take, a step that would skip bases, an unknown
+    class): the command line reports it as a usage error (exit 2)."""

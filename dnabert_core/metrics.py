@@ -18,7 +18,8 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
     """Metrics of class probabilities ``probs`` (n, n_classes) against integer labels ``y_true`` (n,).
 
     Binary: F1 of class 1, AUROC and AUPRC (average precision) of class 1's probability. More classes: macro F1,
-    one-vs-rest macro AUROC and AUPRC. The confusion matrix has true classes as rows.
+    one-vs-rest AUROC and AUPRC averaged over the classes present in ``y_true`` (a class with no example has no
+    curve). The confusion matrix has true classes as rows.
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
@@ -39,9 +40,9 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
         out["auroc"] = float(roc_auc_score(y_true, probs[:, 1]))
         out["auprc"] = float(average_precision_score(y_true, probs[:, 1]))
     else:
-        one_hot = np.eye(n_classes)[y_true]
-        out["auroc"] = float(roc_auc_score(y_true, probs, multi_class="ovr", average="macro", labels=list(range(n_classes))))
-        out["auprc"] = float(average_precision_score(one_hot, probs, average="macro"))
+        truths = [(y_true == c).astype(int) for c in present]
+        out["auroc"] = float(np.mean([roc_auc_score(t, probs[:, c]) for t, c in zip(truths, present)]))
+        out["auprc"] = float(np.mean([average_precision_score(t, probs[:, c]) for t, c in zip(truths, present)]))
     return out
 
 

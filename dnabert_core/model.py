@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from transformers import (
     BertConfig,
@@ -27,11 +29,11 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from dnabert_core.errors import DnabertError, ModelLoadError, VocabularyError
+from dnabert_core.folder import WEIGHT_FILES
 from dnabert_core.tokenizer import MAX_POSITIONS, PAD_ID, KmerTokenizer
 
 logger = logging.getLogger(__name__)
 
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 HUB_FILES = ["config.json", "vocab.txt", "model.safetensors", "pytorch_model.bin", "README.md"]
 ARCHITECTURES: dict[str, type[PreTrainedModel]] = {
     "BertForSequenceClassification": BertForSequenceClassification,
@@ -39,13 +41,15 @@ ARCHITECTURES: dict[str, type[PreTrainedModel]] = {
     "BertForPreTraining": BertForPreTraining,
     "BertModel": BertModel,
 }
-TASKS = ("classify", "mlm", "as-saved")
+TASKS = ("as-saved", "finetune", "mlm")
+TRAINING_LENGTH_KEY = "dnabert_training_length"  # config.json: bases of the longest fine-tuning input
+LENGTH_MARGIN = 0.2  # inputs whose scored length differs from the training length by more than this fraction warn
 
 # (layers, hidden, heads, intermediate): DNABERT's published size and our small embedded size
 SIZES: dict[str, tuple[int, int, int, int]] = {
     "dnabert": (12, 768, 12, 3072),
     "mini": (4, 256, 4, 1024),
-    "small": (4, 128, 4, 512),  # the shipped default models: trains 2.3x faster than mini on 2 CPU cores
+    "small": (4, 128, 4, 512),  # the shipped default models (dnabert-small-6): 2.3x faster than mini on 2 CPU cores
 }
 
 
@@ -57,6 +61,7 @@ class LoadedModel:
     tokenizer: KmerTokenizer
     labels: tuple[str, ...]
     path: Path
+    training_length: int | None = None  # bases of the fine-tuning inputs (config.json), None when unknown
 
     @property
     def k(self) -> int:
@@ -67,10 +72,40 @@ class LoadedModel:
         return next(self.model.parameters()).device
 
     def require_classifier(self) -> tuple[str, ...]:
-        """The class labels; a clear error for a model without a classification head (e.g. a masked-LM encoder)."""
+        """The class labels; a clear error for a model without a trained classification head (a masked-LM encoder
+        such as the public DNABERT checkpoints): its probabilities would be those of random weights."""
         if not self.labels:
-            raise DnabertError(f"{self.path} is not a classifier (no class labels); fine-tune it first")
+            raise ModelLoadError(
+                f"{self.path} is a {type(self.model).__name__} with no trained classification head, so it cannot give "
+                f"class probabilities (a new head would be random). Fine-tune it first: dnabert finetune -m "
+                f"{self.path} --train train.csv -o MY_MODEL; attention landscapes work on it as it is"
+            )
         return self.labels
+
+    def window_size(self, window: int | None = None) -> int:
+        """Bases per window: ``window`` when given, else the length the model was fine-tuned on, else the longest it
+        takes (``tokenizer.max_bases``)."""
+        if window is not None:
+            return window
+        if self.training_length is not None:
+            return min(self.training_length, self.tokenizer.max_bases)
+        return self.tokenizer.max_bases
+
+    def length_warning(self, lengths: Sequence[int], window: int | None = None) -> str | None:
+        """One line when some inputs are scored on windows whose length differs from the training length by more
+        than ``LENGTH_MARGIN`` (None when all agree or the training length is unknown). ``lengths``: input bases."""
+        if self.training_length is None or not lengths:
+            return None
+        size = self.window_size(window)
+        scored = np.minimum(np.asarray(lengths), size)
+        off = np.abs(scored - self.training_length) > LENGTH_MARGIN * self.training_length
+        if not off.any():
+            return None
+        return (
+            f"{int(off.sum())} of {len(scored)} inputs are scored on {int(scored[off].min())}-{int(scored[off].max())}"
+            f" bp windows, but {self.path.name} was trained on {self.training_length} bp inputs (more than "
+            f"{LENGTH_MARGIN:.0%} apart): their probabilities may not be calibrated"
+        )
 
 
 @contextmanager
@@ -187,17 +222,18 @@ def _weights_file(folder: Path) -> str:
 def load_model(
     name_or_path: str | Path,
     *,
-    task: str = "classify",
+    task: str = "as-saved",
     num_labels: int | None = None,
     device: str | torch.device = "cpu",
     attn: str = "sdpa",
 ) -> LoadedModel:
-    """Load a DNABERT model folder (or hub id) in eval mode.
+    """Load a DNABERT model folder (or hub id) in eval mode, exactly as saved: every weight must be in the file.
 
-    ``task="classify"``: a ``BertForSequenceClassification`` folder loads as it is; any other checkpoint (the public
-    ``BertForMaskedLM`` ones) gets a new classification head of ``num_labels`` classes (default 2) on its encoder.
-    ``task="mlm"``: the masked-LM model. ``task="as-saved"``: the architecture the folder names. ``attn``: "sdpa"
-    (fast, no weights) or "eager" (returns attention weights).
+    ``task="as-saved"``: the architecture the folder names (a classifier only if it was fine-tuned; anything else has
+    no labels and ``require_classifier`` refuses it). ``task="finetune"``: a classifier for fine-tuning; a checkpoint
+    without a head (the public ``BertForMaskedLM`` ones) gets a new one of ``num_labels`` classes (default 2), the only
+    case where weights may be missing. ``task="mlm"``: the masked-LM model. ``attn``: "sdpa" (fast, no weights) or
+    "eager" (returns attention weights).
     """
     if task not in TASKS:
         raise ModelLoadError(f"unknown task {task!r}; choose one of {TASKS}")
@@ -207,13 +243,14 @@ def load_model(
     saved_arch = (config.architectures or ["BertForMaskedLM"])[0]
     if saved_arch not in ARCHITECTURES:
         raise ModelLoadError(f"{folder / 'config.json'}: architecture {saved_arch!r} is not one of {list(ARCHITECTURES)}")
-    cls = {"classify": BertForSequenceClassification, "mlm": BertForMaskedLM}.get(task, ARCHITECTURES[saved_arch])
-    if cls is BertForSequenceClassification and saved_arch != "BertForSequenceClassification":
+    cls = {"finetune": BertForSequenceClassification, "mlm": BertForMaskedLM}.get(task, ARCHITECTURES[saved_arch])
+    new_head = cls is BertForSequenceClassification and saved_arch != "BertForSequenceClassification"
+    if new_head:
         n = num_labels or 2
         config.num_labels = n
         config.id2label = {i: str(i) for i in range(n)}
         config.label2id = {str(i): i for i in range(n)}
-        logger.warning("%s is a %s checkpoint: added a new, untrained %d-class head", folder, saved_arch, n)
+        logger.info("%s is a %s checkpoint: added a new %d-class head to fine-tune", folder, saved_arch, n)
     elif num_labels is not None and cls is BertForSequenceClassification and num_labels != config.num_labels:
         raise ModelLoadError(
             f"{folder}: the model has {config.num_labels} classes ({list(config.id2label.values())}), "
@@ -222,13 +259,14 @@ def load_model(
     config._attn_implementation = attn
     try:
         with _quiet_transformers():
-            model = cls.from_pretrained(
+            model, info = cls.from_pretrained(
                 folder,
                 config=config,
                 use_safetensors=weights == "model.safetensors",
                 weights_only=True,
                 local_files_only=True,
                 attn_implementation=attn,
+                output_loading_info=True,
             )
     except pickle.UnpicklingError as error:
         raise ModelLoadError(
@@ -237,10 +275,34 @@ def load_model(
         ) from error
     except (OSError, RuntimeError, ValueError) as error:
         raise ModelLoadError(f"{folder / weights}: cannot load weights: {error}") from error
+    # a new head (classifier, and the pooler that masked-LM checkpoints lack) is the one thing allowed to be new
+    missing = [key for key in info.get("missing_keys", ())
+               if not (new_head and key.startswith(("classifier.", "bert.pooler.")))]
+    missing = [key for key in missing if key not in tied_parameter_names(model)]
+    if missing:
+        raise ModelLoadError(
+            f"{folder / weights}: {len(missing)} weights of a {cls.__name__} are missing from the file (e.g. "
+            f"{', '.join(sorted(missing)[:3])}); it would run with random values there. Is it the right folder?"
+        )
     model.to(device).eval()
-    is_classifier = isinstance(model, BertForSequenceClassification)
+    is_classifier = isinstance(model, BertForSequenceClassification) and not new_head
     labels = tuple(str(model.config.id2label[i]) for i in range(model.config.num_labels)) if is_classifier else ()
-    return LoadedModel(model=model, tokenizer=tokenizer, labels=labels, path=folder)
+    length = getattr(model.config, TRAINING_LENGTH_KEY, None)
+    return LoadedModel(model=model, tokenizer=tokenizer, labels=labels, path=folder,
+                       training_length=int(length) if length else None)
+
+
+def tied_parameter_names(model: torch.nn.Module) -> set[str]:
+    """Names under which a parameter appears a second time (tied weights, e.g. the masked-LM decoder and the word
+    embeddings): safetensors stores such a tensor once, so these are the only names a file may lack."""
+    first: dict[int, str] = {}
+    tied = set()
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        if id(parameter) in first:
+            tied.add(name)
+        else:
+            first[id(parameter)] = name
+    return tied
 
 
 def save_model(model: PreTrainedModel, tokenizer: KmerTokenizer, folder: str | Path, card: str | None = None) -> Path:
@@ -251,6 +313,7 @@ def save_model(model: PreTrainedModel, tokenizer: KmerTokenizer, folder: str | P
         model.save_pretrained(folder)
     for stale in folder.glob("pytorch_model*.bin"):
         stale.unlink()
+    _readable(folder / "model.safetensors")
     tokenizer.save_vocabulary(folder)
     # so that plain transformers' BertTokenizer.from_pretrained(folder) reads space-separated k-mers right
     (folder / "tokenizer_config.json").write_text(
@@ -263,6 +326,13 @@ def save_model(model: PreTrainedModel, tokenizer: KmerTokenizer, folder: str | P
     if card is not None:
         (folder / "README.md").write_text(card, encoding="utf-8")
     return folder
+
+
+def _readable(path: Path) -> None:
+    """Give a written file the usual permissions (0644 under the default umask): safetensors writes 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def _sha256(path: Path) -> str:
@@ -279,10 +349,14 @@ def convert_folder(source: str | Path, target: str | Path) -> Path:
     The pickle is read with ``weights_only=True`` (tensors only, no code). A card records where it came from.
     """
     folder = resolve_folder(source)
-    loaded = load_model(folder, task="as-saved", attn="eager")
     target = Path(target)
     if target.resolve() == folder.resolve():
         raise ModelLoadError(f"{target}: write the converted model to a new folder, not over its source")
+    if target.exists() and not target.is_dir():
+        raise ModelLoadError(f"{target}: is a file; give a folder to write the converted model into")
+    if target.is_dir() and any(target.iterdir()):
+        raise ModelLoadError(f"{target}: the folder is not empty; give a new or empty folder")
+    loaded = load_model(folder, task="as-saved", attn="eager")
     original = folder / _weights_file(folder)
     card_path = folder / "README.md"
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else f"# {folder.name}\n"

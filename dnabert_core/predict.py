@@ -2,7 +2,15 @@
 
 Records are streamed in chunks; inside a chunk every window is tokenised, sorted by length (length bucketing keeps
 padding small) and run in batches under ``torch.inference_mode``. Sequences longer than one model window are cut into
-overlapping windows (``KmerTokenizer.windows``) whose outputs are kept and aggregated per record.
+overlapping windows (``KmerTokenizer.windows``) of the model's training length (``LoadedModel.window_size``) whose
+outputs are kept and aggregated per record.
+
+Uninformative windows are not scored: a window in which more than ``MAX_UNKNOWN_FRACTION`` (half) of the k-mers are
+``[UNK]`` (they hold N or another ambiguous base: an assembly gap, a masked stretch) would get a confident-looking
+number that says nothing about the sequence. Its outputs are NaN (written ``NA``); a record's aggregate uses only its
+informative windows, and a record without any is NaN throughout (``Prediction.scored`` is False) for the caller to
+reject. With k = 6 a single N already turns 6 k-mers into ``[UNK]``; half the window means, e.g., a gap of about half
+the window or one N every 12 bases.
 """
 from __future__ import annotations
 
@@ -13,34 +21,57 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from dnabert_core.errors import DnabertError
+from dnabert_core.errors import OptionError
 from dnabert_core.model import LoadedModel
 from dnabert_core.records import Embedding, Prediction, SequenceRecord
-from dnabert_core.tokenizer import PAD_ID
+from dnabert_core.tokenizer import PAD_ID, UNK_ID
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 BatchFn = Callable[[torch.Tensor, torch.Tensor], np.ndarray]
+TokenFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, "torch.Tensor | None"]]
 PRECISIONS = ("float32", "bfloat16", "int8")
 AGGREGATES = ("mean", "max")
 POOLINGS = ("cls", "mean")
+MAX_UNKNOWN_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
 class WindowOutputs:
-    """Per-window outputs of one record: ``starts`` (n_windows,) 0-based, ``outputs`` (n_windows, ...)."""
+    """Per-window outputs of one record: ``starts`` (n_windows,) 0-based, ``outputs`` (n_windows, ...), NaN rows for
+    uninformative windows; ``size``: bases per window (the last window of a short record may be shorter)."""
 
     record: SequenceRecord
     starts: np.ndarray
     outputs: np.ndarray
+    size: int
+
+    @property
+    def informative(self) -> np.ndarray:
+        """(n_windows,) bool: the windows that were scored."""
+        return informative_rows(self.outputs)
+
+
+def informative_rows(outputs: np.ndarray) -> np.ndarray:
+    """(n_windows,) bool: rows of per-window outputs (n_windows, ...) that are not NaN (scored windows)."""
+    return ~np.isnan(outputs.reshape(len(outputs), -1)).all(axis=1)
+
+
+def unscored_spans(starts: np.ndarray, informative: np.ndarray, size: int, length: int) -> list[tuple[int, int]]:
+    """0-based half-open base spans covered by no informative window (merged, in order): what was not scored."""
+    covered = np.zeros(length, dtype=bool)
+    for start in starts[informative]:
+        covered[start : start + size] = True
+    edges = np.flatnonzero(np.diff(np.concatenate(([1], covered.astype(np.int8), [1]))))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def set_threads(threads: int | None) -> None:
     """Use ``threads`` CPU threads for torch (None keeps torch's default, one per core)."""
     if threads is not None:
         if threads < 1:
-            raise DnabertError(f"threads must be at least 1, got {threads}")
+            raise OptionError(f"threads must be at least 1, got {threads}")
         torch.set_num_threads(threads)
 
 
@@ -50,7 +81,7 @@ def with_precision(loaded: LoadedModel, precision: str) -> LoadedModel:
     (``bench/bench_predict.py`` reports it).
     """
     if precision not in PRECISIONS:
-        raise DnabertError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+        raise OptionError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
     if precision == "float32":
         return loaded
     import copy
@@ -58,7 +89,7 @@ def with_precision(loaded: LoadedModel, precision: str) -> LoadedModel:
     model = copy.deepcopy(loaded.model)
     if precision == "int8":
         if loaded.device.type != "cpu":
-            raise DnabertError("int8 dynamic quantisation runs on the CPU only; use bfloat16 on a GPU")
+            raise OptionError("int8 dynamic quantisation runs on the CPU only; use bfloat16 on a GPU")
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     else:
         model = model.to(torch.bfloat16)
@@ -84,7 +115,7 @@ def map_windows(
     (attribution methods need gradients).
     """
     if batch_size < 1 or chunk_size < 1:
-        raise DnabertError(f"batch_size and chunk_size must be at least 1, got {batch_size} and {chunk_size}")
+        raise OptionError(f"batch_size and chunk_size must be at least 1, got {batch_size} and {chunk_size}")
     total = len(records) if hasattr(records, "__len__") else 0
     done = 0
     chunk: list[SequenceRecord] = []
@@ -113,27 +144,93 @@ def _run_chunk(
     grad: bool,
 ) -> Iterator[WindowOutputs]:
     tokenizer = loaded.tokenizer
-    size = tokenizer.window_size(window)
-    starts = [tokenizer.windows(len(r.sequence), window, step) for r in chunk]
+    size = loaded.window_size(window)
+    starts = [tokenizer.windows(len(r.sequence), size, step) for r in chunk]
     keys = [(r, w) for r, record_starts in enumerate(starts) for w in range(len(record_starts))]
     encoded = tokenizer.encode_many([chunk[r].sequence[starts[r][w] : starts[r][w] + size] for r, w in keys])
     items = [(r, w, ids) for (r, w), ids in zip(keys, encoded)]  # (record index, window index, token ids)
-    items.sort(key=lambda item: item[2].size)
+    scored = [item for item in items if is_informative(item[2])]
+    scored.sort(key=lambda item: item[2].size)
     outputs: list[list[np.ndarray | None]] = [[None] * len(s) for s in starts]
-    device = loaded.device
     with torch.enable_grad() if grad else torch.inference_mode():
-        for first in range(0, len(items), batch_size):
-            batch = items[first : first + batch_size]
-            width = batch[-1][2].size  # sorted by length: the last is the longest
-            ids = np.full((len(batch), width), PAD_ID, dtype=np.int64)
-            for row, (_, _, token_ids) in enumerate(batch):
-                ids[row, : token_ids.size] = token_ids
-            input_ids = torch.from_numpy(ids).to(device)
-            result = fn(input_ids, (input_ids != PAD_ID).long())
+        for first in range(0, len(scored), batch_size):
+            batch = scored[first : first + batch_size]
+            result = fn(*_padded(batch, loaded.device))
             for row, (r, w, _) in enumerate(batch):
                 outputs[r][w] = result[row]
+        if len(scored) < len(items):  # NaN rows of the shape fn returns (one window is run when none was scored)
+            blank = np.full_like(result[0] if scored else fn(*_padded(items[:1], loaded.device))[0], np.nan)
     for record, record_starts, record_outputs in zip(chunk, starts, outputs):
-        yield WindowOutputs(record=record, starts=record_starts, outputs=np.stack(record_outputs))
+        rows = [blank if row is None else row for row in record_outputs]
+        yield WindowOutputs(record=record, starts=record_starts, outputs=np.stack(rows), size=size)
+
+
+def is_informative(token_ids: np.ndarray) -> bool:
+    """True when at most ``MAX_UNKNOWN_FRACTION`` of a window's k-mers are ``[UNK]``. ``token_ids``: (m + 2,) with
+    ``[CLS]`` and ``[SEP]``."""
+    n_kmers = token_ids.size - 2
+    return int(np.count_nonzero(token_ids == UNK_ID)) <= MAX_UNKNOWN_FRACTION * n_kmers
+
+
+def _padded(batch: list[tuple[int, int, np.ndarray]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input ids and attention mask of a length-sorted batch of (record, window, token ids): (batch, longest)."""
+    width = max(item[2].size for item in batch)
+    ids = np.full((len(batch), width), PAD_ID, dtype=np.int64)
+    for row, (_, _, token_ids) in enumerate(batch):
+        ids[row, : token_ids.size] = token_ids
+    input_ids = torch.from_numpy(ids).to(device)
+    return input_ids, (input_ids != PAD_ID).long()
+
+
+@dataclass(frozen=True)
+class TokenScores:
+    """Per-window k-mer scores of one record. ``scores``: (n_windows, m_max), the first ``n_kmers[w]`` entries of row
+    w are the scores of that window's k-mers (keys 1..m, ``[CLS]`` and ``[SEP]`` excluded), the rest zero;
+    ``starts``: (n_windows,) 0-based window starts in bases; ``extras``: (n_windows, e) per-window values the method
+    adds (e = 0 for attention; the convergence delta for integrated gradients)."""
+
+    record: SequenceRecord
+    starts: np.ndarray
+    scores: np.ndarray
+    n_kmers: np.ndarray
+    extras: np.ndarray
+
+
+def windowed_kmer_values(
+    loaded: LoadedModel,
+    records: Iterable[SequenceRecord],
+    fn: TokenFn,
+    *,
+    window: int | None = None,
+    step: int | None = None,
+    batch_size: int = 32,
+    chunk_size: int = 1024,
+    progress: Progress | None = None,
+    grad: bool = False,
+) -> Iterator[TokenScores]:
+    """Run ``fn(input_ids, attention_mask) -> (per-token values (batch, n), extras (batch, e) or None)`` over every
+    window and keep each window's k-mer values (keys 1..m; ``[CLS]``, ``[SEP]`` and padding dropped). Uninformative
+    windows (mostly ``[UNK]``, see ``dnabert_core.predict``) are not run: their rows are NaN."""
+    tokenizer = loaded.tokenizer
+    m_max = loaded.window_size(window) - tokenizer.k + 1
+
+    def slots(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
+        values, extras = fn(input_ids, attention_mask)
+        values = values.detach().double().cpu().numpy()
+        n_extra = 0 if extras is None else extras.shape[1]
+        out = np.zeros((len(input_ids), m_max + n_extra))
+        for row, m in enumerate(attention_mask.sum(dim=1).cpu().numpy() - 2):
+            out[row, :m] = values[row, 1 : m + 1]
+        if extras is not None:
+            out[:, m_max:] = extras.detach().double().cpu().numpy()
+        return out
+
+    for windows in map_windows(loaded, records, slots, window=window, step=step, batch_size=batch_size,
+                               chunk_size=chunk_size, progress=progress, grad=grad):
+        size = min(windows.size, len(windows.record.sequence))
+        n_kmers = np.full(len(windows.starts), max(size - tokenizer.k + 1, 0), dtype=np.int64)
+        yield TokenScores(record=windows.record, starts=windows.starts, scores=windows.outputs[:, :m_max],
+                          n_kmers=n_kmers, extras=windows.outputs[:, m_max:])
 
 
 def class_probabilities(loaded: LoadedModel) -> BatchFn:
@@ -152,6 +249,7 @@ def predict(
     records: Iterable[SequenceRecord],
     *,
     aggregate: str = "mean",
+    target: int | None = None,
     window: int | None = None,
     step: int | None = None,
     batch_size: int = 32,
@@ -160,25 +258,51 @@ def predict(
 ) -> Iterator[Prediction]:
     """Class probabilities per record, in input order; long records are scored in windows and aggregated.
 
-    ``aggregate``: "mean" of the window probabilities, or "max" (the window with the highest probability of the last
-    class, for "is there a site anywhere in this region"). Per-window probabilities are kept in the ``Prediction``.
+    ``aggregate``: "mean" of the informative windows' probabilities, or "max": the window with the highest probability
+    of class ``target`` ("is there a site anywhere in this region"); ``target`` defaults to the positive (last) class
+    of a binary model and must be given for more classes. Per-window probabilities are kept in the ``Prediction``.
     """
-    if aggregate not in AGGREGATES:
-        raise DnabertError(f"unknown aggregate {aggregate!r}; choose one of {AGGREGATES}")
+    aggregate_target(loaded, aggregate, target)
     fn = class_probabilities(loaded)
     for out in map_windows(
         loaded, records, fn, window=window, step=step, batch_size=batch_size, chunk_size=chunk_size, progress=progress
     ):
-        yield window_prediction(out.record, out.starts, out.outputs, aggregate)
+        yield window_prediction(out.record, out.starts, out.outputs, aggregate, target)
 
 
-def window_prediction(record: SequenceRecord, starts: np.ndarray, window_probs: np.ndarray,
-                      aggregate: str = "mean") -> Prediction:
-    """A record's ``Prediction`` from its windows' probabilities (n_windows, n_classes): their "mean", or the window
-    with the highest probability of the last class ("max")."""
+def aggregate_target(loaded: LoadedModel, aggregate: str, target: int | None) -> int | None:
+    """The class whose best window "max" picks (None for "mean"); refuses "max" without a target on a multi-class
+    model, where no class is "the positive one"."""
+    labels = loaded.require_classifier()
     if aggregate not in AGGREGATES:
-        raise DnabertError(f"unknown aggregate {aggregate!r}; choose one of {AGGREGATES}")
-    probs = window_probs.mean(axis=0) if aggregate == "mean" else window_probs[int(window_probs[:, -1].argmax())]
+        raise OptionError(f"unknown aggregate {aggregate!r}; choose one of {AGGREGATES}")
+    if aggregate == "mean":
+        return None
+    if target is None:
+        if len(labels) > 2:
+            raise OptionError(f"aggregate 'max' picks each record's best window for one class, and this model has "
+                              f"{len(labels)} ({', '.join(labels)}): say which with a target class")
+        return len(labels) - 1
+    if not 0 <= target < len(labels):
+        raise OptionError(f"target class {target} does not exist; the model's classes are {list(labels)}")
+    return target
+
+
+def window_prediction(record: SequenceRecord, starts: np.ndarray, window_probs: np.ndarray, aggregate: str = "mean",
+                      target: int | None = None) -> Prediction:
+    """A record's ``Prediction`` from its windows' probabilities (n_windows, n_classes), NaN rows for uninformative
+    windows: the "mean" of the informative ones, or the informative window with the highest probability of class
+    ``target`` (default: the last) for "max". All NaN when no window was informative."""
+    if aggregate not in AGGREGATES:
+        raise OptionError(f"unknown aggregate {aggregate!r}; choose one of {AGGREGATES}")
+    informative = informative_rows(window_probs)
+    if not informative.any():
+        probs = np.full(window_probs.shape[1], np.nan)
+    elif aggregate == "mean":
+        probs = window_probs[informative].mean(axis=0)
+    else:
+        column = window_probs[:, -1 if target is None else target]
+        probs = window_probs[int(np.nanargmax(column))]
     return Prediction(record_id=record.id, length=len(record.sequence), probs=probs, window_probs=window_probs,
                       window_starts=starts)
 
@@ -195,10 +319,11 @@ def embed(
     progress: Progress | None = None,
 ) -> Iterator[Embedding]:
     """Sequence embeddings from the last encoder layer: the ``[CLS]`` vector or the mean over k-mer tokens
-    (mask-aware: ``[CLS]``, ``[SEP]`` and padding excluded); windows of long records are averaged.
+    (mask-aware: ``[CLS]``, ``[SEP]`` and padding excluded); informative windows of long records are averaged (NaN
+    when none is).
     """
     if pooling not in POOLINGS:
-        raise DnabertError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
+        raise OptionError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
     encoder = loaded.model.base_model
 
     def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
@@ -214,4 +339,6 @@ def embed(
     for out in map_windows(
         loaded, records, fn, window=window, step=step, batch_size=batch_size, chunk_size=chunk_size, progress=progress
     ):
-        yield Embedding(record_id=out.record.id, vector=out.outputs.mean(axis=0), pooling=pooling)
+        vectors = out.outputs[out.informative]
+        vector = vectors.mean(axis=0) if len(vectors) else np.full(out.outputs.shape[1], np.nan)
+        yield Embedding(record_id=out.record.id, vector=vector, pooling=pooling)

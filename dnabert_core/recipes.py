@@ -17,8 +17,9 @@ from dnabert_core.cards import hardware, metrics_table, render_card
 from dnabert_core.corpus import corpus_from_sequences, mask_occurrences, piece_length
 from dnabert_core.errors import DnabertError
 from dnabert_core.io import Genome, parse_region
+from dnabert_core.folder import METRIC_COLUMNS
 from dnabert_core.metrics import classification_curves, classification_metrics
-from dnabert_core.model import build_config, load_model, save_model
+from dnabert_core.model import TRAINING_LENGTH_KEY, build_config, load_model, save_model
 from dnabert_core.predict import predict
 from dnabert_core.records import SequenceRecord
 from dnabert_core.tokenizer import N_SPECIAL, KmerTokenizer, kmer_token_ids
@@ -175,6 +176,11 @@ def class_labels(records: list[SequenceRecord]) -> list[str]:
     if None in labels:
         missing = next(r for r in records if r.label is None)
         raise DnabertError(f"record '{missing.id}' has no label; fine-tuning needs a label for every record")
+    if len(labels) < 2:
+        raise DnabertError(
+            f"every training record has the label {next(iter(labels))!r}: a classifier needs at least two classes "
+            f"(add negatives, e.g. shuffled or genomic background sequences)"
+        )
     try:
         return sorted(labels, key=float)
     except ValueError:
@@ -208,7 +214,8 @@ def finetune_records(
             raise DnabertError(f"{split} labels {sorted(unknown)} do not occur in the training set {raw_labels}")
     dist_info = init_distributed()
     seed_everything(config.seed)
-    loaded = load_model(model_path, task="classify", num_labels=len(names), device=dist_info.device)
+    loaded = load_model(model_path, task="finetune", num_labels=len(names), device=dist_info.device)
+    setattr(loaded.model.config, TRAINING_LENGTH_KEY, max(len(r.sequence) for r in train))
     loaded.model.config.id2label = dict(enumerate(names))
     loaded.model.config.label2id = {name: i for i, name in enumerate(names)}
     loaded = replace(loaded, labels=tuple(names))
@@ -243,7 +250,7 @@ def finetune_records(
         result["curves"] = classification_curves(y_test, ours, names)
     save_model(run.model, loaded.tokenizer, output)
     (output / "metrics.json").write_text(json.dumps(result, indent=2))
-    columns = ["accuracy", "f1", "mcc", "auroc", "auprc"]
+    columns = list(METRIC_COLUMNS)
     table = (metrics_table({"this model": result["test"], "k-mer logistic regression (k=1..6)": result["baseline"]},
                            columns) if test else "No test set was given.")
     card = render_card(

@@ -27,8 +27,9 @@ class SequenceRecord:
 class Prediction:
     """Class probabilities for one record.
 
-    ``probs``: (n_classes,), the aggregate over windows; ``window_probs``: (n_windows, n_classes);
-    ``window_starts``: (n_windows,), 0-based start of each window in bases. One window for short sequences.
+    ``probs``: (n_classes,), the aggregate over windows; ``window_probs``: (n_windows, n_classes), NaN rows for
+    windows too ambiguous to score (mostly N); ``window_starts``: (n_windows,), 0-based start of each window in
+    bases. One window for short sequences.
     """
 
     record_id: str
@@ -36,6 +37,11 @@ class Prediction:
     probs: np.ndarray
     window_probs: np.ndarray = field(repr=False)
     window_starts: np.ndarray = field(repr=False)
+
+    @property
+    def scored(self) -> bool:
+        """False when no window was informative: ``probs`` is NaN and the record should be reported, not shown."""
+        return bool(np.isfinite(self.probs).all())
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dnabert_core.errors import VocabularyError
+from dnabert_core.errors import OptionError, VocabularyError
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
@@ -227,22 +227,23 @@ class KmerTokenizer:
         vocab = self.vocab
         return [vocab[int(i)] for i in np.asarray(token_ids).ravel()]
 
-    def window_size(self, window: int | None = None) -> int:
-        """Bases per window: ``window``, or the longest the model takes (``max_bases``) when None."""
-        return self.max_bases if window is None else window
-
     def windows(self, n_bases: int, window: int | None = None, step: int | None = None) -> np.ndarray:
         """0-based starts of windows of ``window`` bases covering a sequence of ``n_bases``: (n_windows,) int64.
 
         ``window`` defaults to ``max_bases``, ``step`` to half a window. The last window ends at the sequence end, so
-        every base is covered; a sequence that fits one window gets the single start 0.
+        every base is covered; a sequence that fits one window gets the single start 0. A step larger than the window
+        would skip bases between windows and is refused.
         """
-        window = self.window_size(window)
+        window = self.max_bases if window is None else window
         if not self.k <= window <= self.max_bases:
-            raise VocabularyError(f"window must be from k={self.k} to {self.max_bases} bases, got {window}")
+            raise OptionError(f"window {window}: this model (k={self.k}) takes windows of {self.k} to "
+                              f"{self.max_bases} bp")
         step = max(window // 2, 1) if step is None else step
         if step < 1:
-            raise VocabularyError(f"step must be at least 1 base, got {step}")
+            raise OptionError(f"step must be at least 1 base, got {step}")
+        if step > window:
+            raise OptionError(f"step {step} is larger than the window {window}: the {step - window} bases between "
+                              f"windows would never be scored; use a step of at most {window}")
         if n_bases <= window:
             return np.zeros(1, dtype=np.int64)
         starts = np.arange(0, n_bases - window + 1, step, dtype=np.int64)

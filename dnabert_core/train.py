@@ -29,7 +29,7 @@ from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
 from dnabert_core.errors import DnabertError
 from dnabert_core.masking import IGNORE_INDEX, mask_batch
-from dnabert_core.model import save_model
+from dnabert_core.model import save_model, tied_parameter_names
 from dnabert_core.tokenizer import PAD_ID, KmerTokenizer
 
 logger = logging.getLogger(__name__)
@@ -224,7 +224,14 @@ class Run:
     def _load_checkpoint(self) -> None:
         folder = self.config.output / CHECKPOINT
         state = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
-        self.model.load_state_dict(load_file(folder / "model.safetensors", device=str(self.dist.device)), strict=False)
+        changed = changed_settings(json.loads(state["config"]), self.config.to_json())
+        if changed:
+            raise DnabertError(
+                f"{folder} was written with other settings, so resuming would not continue that run: "
+                + "; ".join(f"{key} was {old!r}, now {new!r}" for key, old, new in changed)
+                + ". Use the same settings, another output folder, or --no-resume to start afresh"
+            )
+        load_weights(self.model, folder / "model.safetensors", self.dist.device)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
@@ -282,6 +289,28 @@ class Run:
         if self.dist.world > 1 and not is_last_micro:
             return self.wrapped.no_sync()
         return nullcontext()
+
+
+RESUME_FREE = frozenset({"output", "save_every", "log_every", "eval_every"})  # may change between resumes
+
+
+def changed_settings(saved: dict, current: dict) -> list[tuple[str, object, object]]:
+    """(setting, saved value, current value) for every training setting that differs, except ``RESUME_FREE`` ones
+    (how often to log, save and evaluate, and where) which do not change the run."""
+    keys = sorted((set(saved) | set(current)) - RESUME_FREE)
+    return [(key, saved.get(key), current.get(key)) for key in keys if saved.get(key) != current.get(key)]
+
+
+def load_weights(model: PreTrainedModel, path: Path, device: torch.device | str) -> None:
+    """Load a safetensors state dict strictly: every parameter but tied aliases must be in the file, and nothing else
+    may be; a mismatch names the first keys (a checkpoint of another architecture or size)."""
+    result = model.load_state_dict(load_file(path, device=str(device)), strict=False)
+    missing = sorted(set(result.missing_keys) - tied_parameter_names(model))
+    if missing or result.unexpected_keys:
+        raise DnabertError(
+            f"{path} does not fit this model: {len(missing)} weights missing (e.g. {missing[:3]}), "
+            f"{len(result.unexpected_keys)} unexpected (e.g. {sorted(result.unexpected_keys)[:3]})"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------- pre-training
@@ -461,7 +490,6 @@ def finetune(
                 (best_folder / "dev_metrics.json").write_text(json.dumps(best, indent=2))
             run.save_checkpoint()
     if dist_info.main and (best_folder / "model.safetensors").is_file():
-        run.model.load_state_dict(load_file(best_folder / "model.safetensors", device=str(dist_info.device)),
-                                  strict=False)
+        load_weights(run.model, best_folder / "model.safetensors", dist_info.device)
     best.pop("stale", None)
     return run, best

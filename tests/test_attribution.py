@@ -7,7 +7,7 @@ import torch
 
 from dnabert_core.errors import DnabertError
 from dnabert_core.records import SequenceRecord
-from tests.conftest import random_dna
+from tests.conftest import TINY, random_dna
 from tests.test_attention import loaded_pair, peaky_model
 from viz.attribution import integrated_gradients, pad_baseline, target_index, token_attributions
 
@@ -46,7 +46,7 @@ def test_baseline_replaces_only_kmers():
 def test_per_base_scores_project_token_attributions_and_batch_like_alone(loaded):
     rng = np.random.default_rng(1)
     records = [SequenceRecord(f"r{i}", random_dna(rng, n)) for i, n in enumerate((20, 7, 31))]
-    batched = list(integrated_gradients(loaded, records, n_steps=20, batch_size=3))
+    batched = list(integrated_gradients(loaded, records, target=1, n_steps=20, batch_size=3))
     for landscape, record in zip(batched, records):
         ids = torch.from_numpy(loaded.tokenizer.encode(record.sequence))[None]
         tokens, delta = token_attributions(loaded, ids, torch.ones_like(ids), 1, n_steps=20)
@@ -61,14 +61,38 @@ def test_per_base_scores_project_token_attributions_and_batch_like_alone(loaded)
 
 def test_long_sequences_are_attributed_per_window(loaded):
     sequence = random_dna(np.random.default_rng(2), 50)  # windows of 32 bp at 0, 16, 18
-    whole = next(integrated_gradients(loaded, [SequenceRecord("long", sequence)], n_steps=10)).scores
-    window = next(integrated_gradients(loaded, [SequenceRecord("w", sequence[:32])], n_steps=10)).scores
+    whole = next(integrated_gradients(loaded, [SequenceRecord("long", sequence)], target=1, n_steps=10)).scores
+    window = next(integrated_gradients(loaded, [SequenceRecord("w", sequence[:32])], target=1, n_steps=10)).scores
     assert whole.shape == (50,)
     np.testing.assert_allclose(whole[:16], window[:16], atol=1e-6)  # bases only the first window covers
 
 
+def test_default_target_is_each_records_predicted_class():
+    from dataclasses import replace
+
+    from dnabert_core.predict import predict
+
+    model = peaky_model(3, seed=3, init=0.3, **{**TINY, "labels": ["a", "b", "c"]})
+    three = replace(loaded_pair(model, 3, max_tokens=32)[0], labels=("a", "b", "c"))
+    rng = np.random.default_rng(4)
+    records = [SequenceRecord(f"r{i}", random_dna(rng, 25)) for i in range(12)]
+    classes = [int(np.argmax(p.probs)) for p in predict(three, records)]
+    assert len(set(classes)) > 1  # records predicted as different classes, in one batch
+    default = list(integrated_gradients(three, records, n_steps=8, batch_size=5))
+    for landscape, record, c in zip(default, records, classes):
+        alone = next(integrated_gradients(three, [record], target=c, n_steps=8))
+        np.testing.assert_allclose(landscape.scores, alone.scores, atol=1e-6)
+        assert landscape.source.startswith(f"integrated gradients of p({'abc'[c]})")
+        assert landscape.record_id == record.id
+
+
+def test_mostly_n_records_get_no_attribution(loaded):
+    (track,) = integrated_gradients(loaded, [SequenceRecord("n", "NNNNNNNNNNACG")], target=1, n_steps=4)
+    assert np.isnan(track.scores).all() and track.delta is None
+
+
 def test_target_by_name_or_index(loaded):
-    assert target_index(loaded, None) == 1
+    assert target_index(loaded, None) is None
     assert target_index(loaded, "0") == 0 and target_index(loaded, 1) == 1
     with pytest.raises(DnabertError, match=r"target class 2 does not exist; the model's classes are \['0', '1'\]"):
         target_index(loaded, 2)

@@ -30,6 +30,16 @@ def test_multiclass_metrics_perfect():
     assert m["accuracy"] == m["f1"] == m["mcc"] == m["auroc"] == m["auprc"] == 1.0
 
 
+def test_multiclass_auroc_with_a_class_absent_averages_the_present_ones():
+    y = np.array([0, 0, 2, 2])  # class 1 has no example
+    probs = np.array([[0.8, 0.1, 0.1], [0.3, 0.3, 0.4], [0.2, 0.2, 0.6], [0.5, 0.1, 0.4]])
+    m = classification_metrics(y, probs)
+    # class 0 vs rest: p0 of class-0 rows 0.8, 0.3 vs others 0.2, 0.5 -> 3 of 4 pairs; class 2: 0.6, 0.4 vs 0.1, 0.4
+    # -> 1 + 1 + 1 + 0.5 (tie) = 3.5 of 4
+    assert m["auroc"] == pytest.approx((3 / 4 + 3.5 / 4) / 2)
+    assert np.isfinite(m["auprc"])
+
+
 def test_kmer_features_by_hand():
     x = kmer_features(["ACGT", "AANA"], ks=(1, 2)).toarray()
     # k=1 columns A, T, C, G; k=2 columns AA, AT, AC, AG, TA, ...

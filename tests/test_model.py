@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -38,11 +39,12 @@ def test_published_format_tokenises_like_bert_tokenizer(dnabert_format_dir):
     assert loaded.tokenizer.encode(sequence).tolist() == expected
 
 
-def test_masked_lm_checkpoint_gets_classification_head(dnabert_format_dir, caplog):
-    loaded = load_model(dnabert_format_dir, task="classify", num_labels=3)
+def test_masked_lm_checkpoint_gets_a_classification_head_only_to_finetune(dnabert_format_dir, caplog):
+    caplog.set_level("INFO")
+    loaded = load_model(dnabert_format_dir, task="finetune", num_labels=3)
     assert isinstance(loaded.model, BertForSequenceClassification)
-    assert loaded.labels == ("0", "1", "2")
-    assert "added a new, untrained 3-class head" in caplog.text
+    assert loaded.labels == ()  # the new head is untrained: no class labels until fine-tuning gives them
+    assert "added a new 3-class head to fine-tune" in caplog.text
     state = torch.load(dnabert_format_dir / "pytorch_model.bin", weights_only=True)
     torch.testing.assert_close(
         loaded.model.bert.embeddings.word_embeddings.weight, state["bert.embeddings.word_embeddings.weight"]
@@ -178,3 +180,53 @@ def test_build_config_sizes():
         build_config(6, size="dnabert", hidden=100)
     assert model_module.SIZES["mini"] == (4, 256, 4, 1024)
     assert model_module.SIZES["small"] == (4, 128, 4, 512)
+
+
+def test_an_encoder_is_loaded_as_saved_and_refused_for_probabilities(dnabert_format_dir):
+    loaded = load_model(dnabert_format_dir)
+    assert isinstance(loaded.model, BertForMaskedLM) and loaded.labels == ()
+    with pytest.raises(ModelLoadError, match=r"no trained classification head.*dnabert finetune -m "):
+        loaded.require_classifier()
+
+
+def test_missing_weights_are_refused_but_tied_ones_are_not(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder = save_model(tiny_classifier(3, labels=["a", "b"]), KmerTokenizer(3, 64), tmp_path / "m")
+    mlm = BertForMaskedLM(build_config(3, max_tokens=64, layers=2, hidden=32, heads=4, intermediate=64))
+    encoder = save_model(mlm, KmerTokenizer(3, 64), tmp_path / "mlm")  # decoder tied to the embeddings: stored once
+    assert load_model(encoder, task="mlm").k == 3
+    state = load_file(folder / "model.safetensors")
+    del state["classifier.weight"]
+    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=r"1 weights of a BertForSequenceClassification are missing.*classifier"):
+        load_model(folder)
+
+
+def test_saved_weights_are_readable_by_others(tmp_path):
+    folder = save_model(tiny_classifier(3), KmerTokenizer(3, 64), tmp_path / "m")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (folder / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_training_length_is_read_back_and_sets_the_default_window(tmp_path):
+    model = tiny_classifier(3, labels=["a", "b"])
+    model.config.dnabert_training_length = 40
+    loaded = load_model(save_model(model, KmerTokenizer(3, 64), tmp_path / "m"))
+    assert loaded.training_length == 40 and loaded.window_size() == 40 and loaded.window_size(50) == 50
+    assert loaded.length_warning([40, 45, 36]) is None  # within 20% (and longer inputs are windowed at 40)
+    warning = loaded.length_warning([40, 20, 12, 100])
+    assert warning.startswith("2 of 4 inputs are scored on 12-20 bp windows") and "trained on 40 bp" in warning
+    plain = load_model(save_model(tiny_classifier(3), KmerTokenizer(3, 64), tmp_path / "n"))
+    assert plain.training_length is None and plain.window_size() == 64 and plain.length_warning([5]) is None
+
+
+def test_convert_refuses_a_file_or_a_full_folder_as_target(dnabert_format_dir, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ModelLoadError, match="is a file"):
+        convert_folder(dnabert_format_dir, tmp_path / "file")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("x")
+    with pytest.raises(ModelLoadError, match="not empty"):
+        convert_folder(dnabert_format_dir, tmp_path / "full")

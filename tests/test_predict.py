@@ -29,6 +29,12 @@ def reference_probs(eager_loaded, sequence: str) -> np.ndarray:
         return torch.softmax(eager_loaded.model(input_ids=ids).logits, -1)[0].double().numpy()
 
 
+def mostly_unknown(sequence: str, k: int = 3) -> bool:
+    """More than half of the k-mers hold a base other than A/C/G/T (the rule for 'not scored'), by string work."""
+    kmers = [sequence[i : i + k] for i in range(len(sequence) - k + 1)]
+    return sum(any(b not in "ACGT" for b in kmer) for kmer in kmers) > len(kmers) / 2
+
+
 def make_records(n: int, seed: int = 0, low: int = 3, high: int = 65) -> list[SequenceRecord]:
     rng = np.random.default_rng(seed)
     return [SequenceRecord(f"r{i}", random_dna(rng, int(rng.integers(low, high)), "ACGTN")) for i in range(n)]
@@ -38,10 +44,49 @@ def test_padded_batches_equal_each_sequence_alone(loaded, eager):
     records = make_records(40)  # lengths 3..64 bp: one window each (the tiny model holds 64 bp for k=3)
     batched = list(predict(loaded, records, batch_size=16))
     assert [p.record_id for p in batched] == [r.id for r in records]
-    for prediction, record in zip(batched, records):
+    unknown = [mostly_unknown(r.sequence) for r in records]
+    assert 0 < sum(unknown) < len(records)  # both cases occur
+    for prediction, record, skip in zip(batched, records, unknown):
         assert prediction.length == len(record.sequence) and prediction.window_probs.shape == (1, 2)
+        assert prediction.scored is not skip
+        if skip:
+            assert np.isnan(prediction.probs).all() and np.isnan(prediction.window_probs).all()
+            continue
         np.testing.assert_allclose(prediction.probs, reference_probs(eager, record.sequence), atol=1e-6)
         assert prediction.probs.sum() == pytest.approx(1.0)
+
+
+def test_all_n_records_and_n_gap_windows_are_not_scored(loaded, eager):
+    from dnabert_core.predict import unscored_spans
+
+    rng = np.random.default_rng(8)
+    left, right = random_dna(rng, 100), random_dna(rng, 100)
+    gapped = left + "N" * 100 + right  # 300 bp: windows of 50 every 25 bp
+    all_n, gap = predict(loaded, [SequenceRecord("gap", "N" * 1200), SequenceRecord("g", gapped)], window=50, step=25)
+    assert not all_n.scored and np.isnan(all_n.window_probs).all()
+    starts = gap.window_starts.tolist()
+    expected_nan = [mostly_unknown(gapped[s : s + 50]) for s in starts]
+    assert np.isnan(gap.window_probs[:, 0]).tolist() == expected_nan and any(expected_nan)
+    kept = [s for s, skip in zip(starts, expected_nan) if not skip]
+    expected = np.stack([reference_probs(eager, gapped[s : s + 50]) for s in kept])
+    np.testing.assert_allclose(gap.probs, expected.mean(axis=0), atol=1e-6)  # the gap does not enter the mean
+    spans = unscored_spans(gap.window_starts, ~np.isnan(gap.window_probs[:, 0]), 50, len(gapped))
+    assert len(spans) == 1 and 100 <= spans[0][0] < spans[0][1] <= 200  # inside the gap: no base of ACGT text lost
+
+
+def test_max_aggregate_on_several_classes_needs_a_target(tmp_path):
+    from dnabert_core.errors import OptionError
+    from dnabert_core.model import save_model
+    from dnabert_core.tokenizer import KmerTokenizer
+    from tests.conftest import tiny_classifier
+
+    folder = save_model(tiny_classifier(3, labels=["acceptor", "donor", "neither"]), KmerTokenizer(3, 64), tmp_path)
+    three = load_model(folder)
+    record = SequenceRecord("x", random_dna(np.random.default_rng(2), 200))
+    with pytest.raises(OptionError, match="3 .acceptor, donor, neither.: say which"):
+        list(predict(three, [record], aggregate="max"))
+    (best,) = predict(three, [record], aggregate="max", target=1, window=50)
+    assert np.array_equal(best.probs, best.window_probs[best.window_probs[:, 1].argmax()])
 
 
 def test_long_sequences_are_windowed_and_aggregated(loaded, eager):
@@ -55,6 +100,13 @@ def test_long_sequences_are_windowed_and_aggregated(loaded, eager):
     np.testing.assert_allclose(mean.probs, expected.mean(axis=0), atol=1e-6)
     (best,) = predict(loaded, [SequenceRecord("long", sequence)], window=50, step=20, aggregate="max")
     np.testing.assert_allclose(best.probs, expected[expected[:, 1].argmax()], atol=1e-6)
+
+
+def test_a_step_larger_than_the_window_is_refused(loaded):
+    from dnabert_core.errors import OptionError
+
+    with pytest.raises(OptionError, match="step 60 is larger than the window 50: the 10 bases between windows"):
+        list(predict(loaded, [SequenceRecord("x", "ACGT" * 50)], window=50, step=60))
 
 
 def test_default_window_is_the_model_window(loaded):
@@ -79,6 +131,9 @@ def test_embeddings_cls_and_mask_aware_mean(loaded):
     for pooling in ("cls", "mean"):
         got = list(embed(loaded, records, pooling=pooling, batch_size=4))
         for embedding, record in zip(got, records):
+            if mostly_unknown(record.sequence):
+                assert np.isnan(embedding.vector).all()
+                continue
             ids = torch.from_numpy(loaded.tokenizer.encode(record.sequence))[None]
             with torch.no_grad():
                 hidden = encoder(input_ids=ids).last_hidden_state[0].double().numpy()
@@ -91,15 +146,16 @@ def test_int8_precision_stays_close(loaded):
     records = make_records(20, seed=3)
     exact = np.stack([p.probs for p in predict(loaded, records)])
     approximate = np.stack([p.probs for p in predict(with_precision(loaded, "int8"), records)])
-    assert np.abs(exact - approximate).max() < 0.05
+    assert np.array_equal(np.isnan(exact), np.isnan(approximate))
+    assert np.nanmax(np.abs(exact - approximate)) < 0.05
     assert with_precision(loaded, "float32") is loaded
 
 
-def test_errors(loaded, tiny_model_dir):
+def test_errors(loaded, dnabert_format_dir):
     with pytest.raises(DnabertError, match="unknown aggregate 'median'"):
         list(predict(loaded, [], aggregate="median"))
     with pytest.raises(DnabertError, match="unknown precision 'fp8'"):
         with_precision(loaded, "fp8")
-    masked_lm = load_model(tiny_model_dir, task="mlm")
-    with pytest.raises(DnabertError, match="is not a classifier"):
+    masked_lm = load_model(dnabert_format_dir)
+    with pytest.raises(DnabertError, match="no trained classification head"):
         list(predict(masked_lm, make_records(1)))

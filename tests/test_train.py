@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from transformers import BertForMaskedLM, BertForSequenceClassification
 
 from dnabert_core.corpus import cut_pieces, mask_occurrences, piece_length
+from dnabert_core.errors import DnabertError
 from dnabert_core.model import build_config
 from dnabert_core.tokenizer import KmerTokenizer
 from dnabert_core.train import TrainConfig, batch_indices, finetune, masked_lm_metrics, pretrain
@@ -122,6 +123,20 @@ def test_resume_continues_exactly(tmp_path):
 
 
 @pytest.mark.slow
+def test_resume_refuses_changed_settings_and_a_checkpoint_of_another_model(tmp_path):
+    pieces = repetitive_pieces(16)
+    tokenizer = KmerTokenizer(3, 64)
+    base = dict(output=tmp_path, steps=2, batch_size=8, warmup_steps=1, mask_probability=0.1, save_every=1)
+    pretrain(tiny_mlm(), tokenizer, pieces, TrainConfig(lr=1e-3, **base))
+    with pytest.raises(DnabertError, match=r"other settings.*lr was 0.001, now 0.002; steps was 2, now 4"):
+        pretrain(tiny_mlm(), tokenizer, pieces, TrainConfig(lr=2e-3, **{**base, "steps": 4}))
+    # how often to log or save does not change the run: resuming with other values is fine
+    assert pretrain(tiny_mlm(), tokenizer, pieces, TrainConfig(lr=1e-3, **{**base, "log_every": 1})).step == 2
+    wider = BertForMaskedLM(build_config(3, max_tokens=64, layers=1, hidden=32, heads=4, intermediate=64))
+    with pytest.raises(DnabertError, match=r"does not fit this model: 0 weights missing.*unexpected"):
+        pretrain(wider, tokenizer, pieces, TrainConfig(lr=1e-3, **{**base, "steps": 2}))
+
+
 def test_two_process_ddp_matches_one_process(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     worker = str(ROOT / "tests" / "ddp_worker.py")

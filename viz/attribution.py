@@ -9,6 +9,8 @@ from "no k-mer information at any position" to the sequence, and ``[CLS]``/``[SE
 
 Per-token attributions are summed over the embedding dimension, projected to bases by the covering rule of SPEC
 section 5 (mean over the k-mers covering a base) and, for long sequences, averaged over covering windows.
+
+Target: a given class, or by default each record's predicted class (one extra forward pass per window first).
 """
 from __future__ import annotations
 
@@ -18,29 +20,28 @@ import numpy as np
 import torch
 from captum.attr import LayerIntegratedGradients
 
-from dnabert_core.attention import windowed_kmer_values
-from dnabert_core.errors import DnabertError
+from dnabert_core.errors import OptionError
 from dnabert_core.model import LoadedModel
-from dnabert_core.predict import Progress
+from dnabert_core.predict import Progress, predict, windowed_kmer_values
 from dnabert_core.records import Landscape, SequenceRecord
 from dnabert_core.tokenizer import CLS_ID, PAD_ID, SEP_ID
-from viz.landscape import kmer_windows_to_bases
+from viz.landscape import to_landscape
 
 
-def target_index(loaded: LoadedModel, target: int | str | None) -> int:
-    """Class index from a label name or index; None means the last class (the positive one of a binary model)."""
+def target_index(loaded: LoadedModel, target: int | str | None) -> int | None:
+    """Class index from a label name or 0-based index; None stays None (each record's predicted class)."""
     labels = loaded.require_classifier()
     if target is None:
-        return len(labels) - 1
+        return None
     if isinstance(target, str) and target in labels:
         return labels.index(target)
     try:
         index = int(target)
     except ValueError:
-        raise DnabertError(f"unknown target class {target!r}; the model's classes are {list(labels)}") from None
+        raise OptionError(f"unknown target class {target!r}; the model's classes are {list(labels)}") from None
     if not 0 <= index < len(labels):
-        raise DnabertError(f"target class {index} does not exist; the model's classes are {list(labels)} "
-                           f"(0..{len(labels) - 1})")
+        raise OptionError(f"target class {index} does not exist; the model's classes are {list(labels)} "
+                          f"(0..{len(labels) - 1})")
     return index
 
 
@@ -86,26 +87,50 @@ def integrated_gradients(
     chunk_size: int = 256,
     progress: Progress | None = None,
 ) -> Iterator[Landscape]:
-    """Per-base IG attribution of every record toward ``target`` (default: the last class), in input order.
+    """Per-base IG attribution of every record toward ``target``, in input order. ``target=None`` explains each
+    record's predicted class (the most probable after aggregating its windows by mean), so that a multi-class model
+    never explains "neither" by default; the class is named in each ``Landscape.source``.
 
-    ``Landscape.delta`` is the largest absolute convergence delta over the record's windows: compare it with the
-    attributions' scale, and raise ``n_steps`` when it is not small.
+    ``Landscape.delta`` is the largest absolute convergence delta over the record's scored windows: compare it with the
+    attributions' scale, and raise ``n_steps`` when it is not small. Uninformative windows are NaN.
     """
     if n_steps < 2:
-        raise DnabertError(f"n_steps must be at least 2, got {n_steps}")
-    index = target_index(loaded, target)
-    k = loaded.tokenizer.k
-    source = (f"integrated gradients of p({loaded.labels[index]}), {n_steps} steps, baseline: k-mers replaced by "
-              f"[PAD] (zero embedding)")
+        raise OptionError(f"n_steps must be at least 2, got {n_steps}")
+    fixed = target_index(loaded, target)
+    settings = dict(window=window, step=step, batch_size=batch_size)
+    total = len(records) if hasattr(records, "__len__") else 0
+    done = 0
+    for chunk in _chunks(records, chunk_size):
+        classes = [fixed] * len(chunk) if fixed is not None else [
+            int(np.argmax(p.probs)) if p.scored else 0 for p in predict(loaded, chunk, **settings)]
+        tracks: dict[int, Landscape] = {}
+        for index in sorted(set(classes)):
+            members = [i for i, c in enumerate(classes) if c == index]
+            source = (f"integrated gradients of p({loaded.labels[index]}), {n_steps} steps, baseline: k-mers "
+                      f"replaced by [PAD] (zero embedding)")
 
-    def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        values, delta = token_attributions(loaded, input_ids, attention_mask, index, n_steps=n_steps,
-                                           internal_batch_size=internal_batch_size)
-        return values, delta[:, None]
+            def fn(input_ids: torch.Tensor, attention_mask: torch.Tensor, index: int = index):
+                values, delta = token_attributions(loaded, input_ids, attention_mask, index, n_steps=n_steps,
+                                                   internal_batch_size=internal_batch_size)
+                return values, delta[:, None]
 
-    for item in windowed_kmer_values(loaded, records, fn, window=window, step=step, batch_size=batch_size,
-                                     chunk_size=chunk_size, progress=progress, grad=True):
-        sequence = item.record.sequence
-        scores = kmer_windows_to_bases(item.starts, item.scores, item.n_kmers, k, len(sequence))
-        yield Landscape(record_id=item.record.id, sequence=sequence, scores=scores, source=source,
-                        delta=float(np.abs(item.extras[:, 0]).max()))
+            items = windowed_kmer_values(loaded, [chunk[i] for i in members], fn, **settings, grad=True)
+            for i, item in zip(members, items):
+                deltas = np.abs(item.extras[:, 0])
+                delta = float(np.nanmax(deltas)) if np.isfinite(deltas).any() else None
+                tracks[i] = to_landscape(item, loaded.k, source, delta=delta)
+        yield from (tracks[i] for i in range(len(chunk)))
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+
+
+def _chunks(records: Iterable[SequenceRecord], size: int) -> Iterator[list[SequenceRecord]]:
+    chunk: list[SequenceRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

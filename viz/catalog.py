@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dnabert_core.folder import METRIC_COLUMNS, WEIGHT_FILES
+
 if TYPE_CHECKING:
     import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "assets" / "models"
 MODELS_DIR_ENV = "DNABERT_MODELS_DIR"
-WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def models_dir() -> Path | None:
 
 
 def _is_model(folder: Path) -> bool:
-    return (folder / "config.json").is_file() and any((folder / w).is_file() for w in WEIGHTS)
+    return (folder / "config.json").is_file() and any((folder / w).is_file() for w in WEIGHT_FILES)
 
 
 def list_models(shipped: Path = SHIPPED, configured: Path | None = None) -> list[ModelEntry]:
@@ -92,7 +93,7 @@ def card_sections(card: str) -> dict[str, str]:
 
 def metrics_frame(metrics: dict) -> pd.DataFrame:
     """Held-out test metrics of the model and of its k-mer baseline, one row each."""
-    columns = ["accuracy", "f1", "mcc", "auroc", "auprc"]
+    columns = list(METRIC_COLUMNS)
     rows = [{"model": name, **{c: metrics[key].get(c) for c in columns}}
             for name, key in (("this model", "test"), ("k-mer logistic regression", "baseline")) if key in metrics]
     import pandas as pd  # lazily: the app's Home page lists models without pandas

@@ -23,23 +23,28 @@ from dnabert_core.tokenizer import kmers_to_bases
 
 
 def stitch(starts: np.ndarray, tracks: Sequence[np.ndarray], length: int) -> np.ndarray:
-    """One per-base track from overlapping window tracks: each base gets the mean over the windows covering it.
+    """One per-base track from overlapping window tracks: each base gets the mean over the scored windows covering it,
+    NaN where only unscored (NaN) windows cover it.
 
     ``starts``: (n_windows,) 0-based; ``tracks[w]``: (window length,) per-base values of window w -> (length,).
     """
     total = np.zeros(length)
     count = np.zeros(length)
+    covered = np.zeros(length, dtype=bool)
     for start, track in zip(starts, tracks):
-        total[start : start + len(track)] += track
-        count[start : start + len(track)] += 1
-    if np.any(count == 0):
-        raise DnabertError(f"windows do not cover all {length} bases (first gap at {int(np.argmin(count > 0))})")
-    return total / count
+        covered[start : start + len(track)] = True
+        if not np.isnan(track).all():
+            total[start : start + len(track)] += track
+            count[start : start + len(track)] += 1
+    if not covered.all():
+        raise DnabertError(f"windows do not cover all {length} bases (first gap at {int(np.argmin(covered))})")
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def l2_normalise(scores: np.ndarray) -> np.ndarray:
-    """r / ||r||_2 (an all-zero track stays zero): (n,) -> (n,)."""
-    norm = float(np.linalg.norm(scores))
+    """r / ||r||_2 over the scored bases (an all-zero track stays zero; NaN bases stay NaN): (n,) -> (n,)."""
+    norm = float(np.sqrt(np.nansum(np.square(scores))))
     return scores / norm if norm > 0 else scores.copy()
 
 
@@ -91,12 +96,14 @@ def landscape_source(loaded: LoadedModel, layers: Sequence[int] | None, heads: S
     ) + (", L2-normalised" if normalise else "")
 
 
-def to_landscape(item: TokenScores, k: int, source: str, normalise: bool) -> Landscape:
-    """A record's per-base landscape from its per-window k-mer scores (covering rule, then stitching)."""
+def to_landscape(item: TokenScores, k: int, source: str, normalise: bool = False,
+                 delta: float | None = None) -> Landscape:
+    """A record's per-base landscape from its per-window k-mer scores (covering rule, then stitching); NaN where no
+    informative window covers a base."""
     sequence = item.record.sequence
     scores = kmer_windows_to_bases(item.starts, item.scores, item.n_kmers, k, len(sequence))
     return Landscape(record_id=item.record.id, sequence=sequence,
-                     scores=l2_normalise(scores) if normalise else scores, source=source)
+                     scores=l2_normalise(scores) if normalise else scores, source=source, delta=delta)
 
 
 def combine(landscapes: Sequence[Landscape]) -> Landscape:
