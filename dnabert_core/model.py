@@ -11,12 +11,12 @@ import json
 import logging
 import os
 import pickle
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from transformers import (
     BertConfig,
@@ -28,7 +28,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from dnabert_core.errors import DnabertError, ModelLoadError, VocabularyError
+from dnabert_core.errors import DnabertError, ModelLoadError, OptionError, VocabularyError
 from dnabert_core.folder import WEIGHT_FILES
 from dnabert_core.tokenizer import MAX_POSITIONS, PAD_ID, KmerTokenizer
 
@@ -82,6 +82,22 @@ class LoadedModel:
             )
         return self.labels
 
+    def class_index(self, target: int | str | None) -> int | None:
+        """A class index from its label or 0-based index (refused when it does not exist); None stays None."""
+        labels = self.require_classifier()
+        if target is None:
+            return None
+        if isinstance(target, str) and target in labels:
+            return labels.index(target)
+        try:
+            index = int(target)
+        except ValueError:
+            raise OptionError(f"unknown target class {target!r}; the model's classes are {list(labels)}") from None
+        if not 0 <= index < len(labels):
+            raise OptionError(f"target class {index} does not exist; the model's classes are {list(labels)} "
+                              f"(0..{len(labels) - 1})")
+        return index
+
     def window_size(self, window: int | None = None) -> int:
         """Bases per window: ``window`` when given, else the length the model was fine-tuned on, else the longest it
         takes (``tokenizer.max_bases``)."""
@@ -91,20 +107,23 @@ class LoadedModel:
             return min(self.training_length, self.tokenizer.max_bases)
         return self.tokenizer.max_bases
 
-    def length_warning(self, lengths: Sequence[int], window: int | None = None) -> str | None:
+    def length_warning(self, lengths: Mapping[int, int], window: int | None = None) -> str | None:
         """One line when some inputs are scored on windows whose length differs from the training length by more
-        than ``LENGTH_MARGIN`` (None when all agree or the training length is unknown). ``lengths``: input bases."""
+        than ``LENGTH_MARGIN`` (None when all agree or the training length is unknown). ``lengths``: input length
+        (bases) -> number of inputs of that length."""
         if self.training_length is None or not lengths:
             return None
         size = self.window_size(window)
-        scored = np.minimum(np.asarray(lengths), size)
-        off = np.abs(scored - self.training_length) > LENGTH_MARGIN * self.training_length
-        if not off.any():
+        scored = Counter()
+        for length, count in lengths.items():
+            scored[min(length, size)] += count
+        off = {n: c for n, c in scored.items() if abs(n - self.training_length) > LENGTH_MARGIN * self.training_length}
+        if not off:
             return None
         return (
-            f"{int(off.sum())} of {len(scored)} inputs are scored on {int(scored[off].min())}-{int(scored[off].max())}"
-            f" bp windows, but {self.path.name} was trained on {self.training_length} bp inputs (more than "
-            f"{LENGTH_MARGIN:.0%} apart): their probabilities may not be calibrated"
+            f"{sum(off.values())} of {sum(scored.values())} inputs are scored on {min(off)}-{max(off)} bp windows, "
+            f"but {self.path.name} was trained on {self.training_length} bp inputs (more than {LENGTH_MARGIN:.0%} "
+            f"apart): their probabilities may not mean what they mean on {self.training_length} bp"
         )
 
 

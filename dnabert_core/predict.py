@@ -63,7 +63,12 @@ def unscored_spans(starts: np.ndarray, informative: np.ndarray, size: int, lengt
     covered = np.zeros(length, dtype=bool)
     for start in starts[informative]:
         covered[start : start + size] = True
-    edges = np.flatnonzero(np.diff(np.concatenate(([1], covered.astype(np.int8), [1]))))
+    return false_runs(covered)
+
+
+def false_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """0-based half-open spans where a (length,) bool mask is False, in order."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([1], mask.astype(np.int8), [1]))))
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 

@@ -9,7 +9,7 @@ from dnabert_core.errors import DnabertError
 from dnabert_core.records import SequenceRecord
 from tests.conftest import TINY, random_dna
 from tests.test_attention import loaded_pair, peaky_model
-from viz.attribution import integrated_gradients, pad_baseline, target_index, token_attributions
+from viz.attribution import integrated_gradients, pad_baseline, token_attributions
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +92,11 @@ def test_mostly_n_records_get_no_attribution(loaded):
 
 
 def test_target_by_name_or_index(loaded):
-    assert target_index(loaded, None) is None
-    assert target_index(loaded, "0") == 0 and target_index(loaded, 1) == 1
+    assert loaded.class_index(None) is None
+    assert loaded.class_index("0") == 0 and loaded.class_index(1) == 1
     with pytest.raises(DnabertError, match=r"target class 2 does not exist; the model's classes are \['0', '1'\]"):
-        target_index(loaded, 2)
+        loaded.class_index(2)
     with pytest.raises(DnabertError, match="unknown target class 'tata'"):
-        target_index(loaded, "tata")
+        loaded.class_index("tata")
     with pytest.raises(DnabertError, match="n_steps must be at least 2"):
         next(integrated_gradients(loaded, [SequenceRecord("a", "ACGTACGT")], n_steps=1))

@@ -215,11 +215,12 @@ def test_training_length_is_read_back_and_sets_the_default_window(tmp_path):
     model.config.dnabert_training_length = 40
     loaded = load_model(save_model(model, KmerTokenizer(3, 64), tmp_path / "m"))
     assert loaded.training_length == 40 and loaded.window_size() == 40 and loaded.window_size(50) == 50
-    assert loaded.length_warning([40, 45, 36]) is None  # within 20% (and longer inputs are windowed at 40)
-    warning = loaded.length_warning([40, 20, 12, 100])
-    assert warning.startswith("2 of 4 inputs are scored on 12-20 bp windows") and "trained on 40 bp" in warning
+    assert loaded.length_warning({40: 3, 45: 1, 36: 2}) is None  # within 20% (and longer inputs are windowed at 40)
+    warning = loaded.length_warning({40: 1, 20: 2, 12: 1, 100: 5})
+    assert warning.startswith("3 of 9 inputs are scored on 12-20 bp windows") and "trained on 40 bp" in warning
+    assert loaded.length_warning({40: 1}, window=60) is None and "60-60 bp" in loaded.length_warning({90: 1}, 60)
     plain = load_model(save_model(tiny_classifier(3), KmerTokenizer(3, 64), tmp_path / "n"))
-    assert plain.training_length is None and plain.window_size() == 64 and plain.length_warning([5]) is None
+    assert plain.training_length is None and plain.window_size() == 64 and plain.length_warning({5: 1}) is None
 
 
 def test_convert_refuses_a_file_or_a_full_folder_as_target(dnabert_format_dir, tmp_path):

@@ -28,23 +28,6 @@ from dnabert_core.tokenizer import CLS_ID, PAD_ID, SEP_ID
 from viz.landscape import to_landscape
 
 
-def target_index(loaded: LoadedModel, target: int | str | None) -> int | None:
-    """Class index from a label name or 0-based index; None stays None (each record's predicted class)."""
-    labels = loaded.require_classifier()
-    if target is None:
-        return None
-    if isinstance(target, str) and target in labels:
-        return labels.index(target)
-    try:
-        index = int(target)
-    except ValueError:
-        raise OptionError(f"unknown target class {target!r}; the model's classes are {list(labels)}") from None
-    if not 0 <= index < len(labels):
-        raise OptionError(f"target class {index} does not exist; the model's classes are {list(labels)} "
-                          f"(0..{len(labels) - 1})")
-    return index
-
-
 def pad_baseline(input_ids: torch.Tensor) -> torch.Tensor:
     """The IG baseline: every k-mer token replaced by ``[PAD]``; ``[CLS]``, ``[SEP]`` and padding kept."""
     special = (input_ids == CLS_ID) | (input_ids == SEP_ID) | (input_ids == PAD_ID)
@@ -96,7 +79,7 @@ def integrated_gradients(
     """
     if n_steps < 2:
         raise OptionError(f"n_steps must be at least 2, got {n_steps}")
-    fixed = target_index(loaded, target)
+    fixed = loaded.class_index(target)
     settings = dict(window=window, step=step, batch_size=batch_size)
     total = len(records) if hasattr(records, "__len__") else 0
     done = 0
