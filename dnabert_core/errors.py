@@ -42,6 +42,11 @@ class InputError(DnabertError):
         return f"{', '.join(where)}: {self.reason}" if where else self.reason
 
 
+class LimitReached(InputError):
+    """Reading stopped at a read limit (``dnabert_core.io.ReadLimits``): the records before it were kept, the rest of
+    the input was not read. Yielded once, as the last item."""
+
+
 class VocabularyError(DnabertError):
     """A vocabulary that is not DNABERT's (wrong size, order or special tokens)."""
 

@@ -19,7 +19,7 @@ from Bio import bgzf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import dnabert_core.io as dio
+import dnabert_core.io.lines as dio_lines
 from dnabert_core.errors import InputError
 from dnabert_core.io import (
     IUPAC_DNA,
@@ -238,7 +238,7 @@ def test_reading_in_small_chunks_changes_nothing(bom, body, chunk_bytes):
     """Line ends, lines and characters split across read chunks give the same records as one big read."""
     text = bom + body
     whole = parse_text(text, fmt="fasta")
-    with mock.patch.object(dio, "_CHUNK_BYTES", chunk_bytes):
+    with mock.patch.object(dio_lines, "_CHUNK_BYTES", chunk_bytes):
         chunked = parse_text(text, fmt="fasta")
     assert pairs(chunked) == pairs(whole)
     assert messages(chunked) == messages(whole)
@@ -274,8 +274,9 @@ def test_table_without_sequence_or_label_column_is_one_error(tmp_path):
     assert messages(parsed) == ["y.csv, line 1: no label column 'class'; columns found: 'id', 'sequence'"]
 
 
-def test_table_with_only_a_header_is_empty(tmp_path):
-    assert read_records(write(tmp_path / "x.csv", "id,sequence,label\n")) == ParsedInput((), (), 0)
+def test_table_with_only_a_header_is_one_error(tmp_path):
+    parsed = read_records(write(tmp_path / "x.csv", "id,sequence,label\n"))
+    assert (parsed.records, messages(parsed)) == ((), ["x.csv: no records: the file holds only a header line"])
 
 
 # ---------------------------------------------------------------- DNABERT's k-mer TSV
@@ -399,10 +400,11 @@ def test_bytes_that_are_not_utf8_reject_only_their_record(tmp_path):
     ]
 
 
-def test_empty_file_gives_nothing(tmp_path):
+def test_empty_file_is_one_error(tmp_path):
     path = write(tmp_path / "x.fa", "")
-    assert list(iter_records(path)) == []
-    assert read_records(path) == ParsedInput((), (), 0)
+    assert [str(item) for item in iter_records(path)] == ["x.fa: no records: the file is empty"]
+    parsed = read_records(path)
+    assert (parsed.records, messages(parsed), parsed.truncated) == ((), ["x.fa: no records: the file is empty"], None)
 
 
 @pytest.mark.parametrize("compression", ["plain", "gzip"])
@@ -419,7 +421,8 @@ def test_missing_file_raises_before_iteration(tmp_path):
         iter_records(tmp_path / "nope.fa")
     with pytest.raises(FileNotFoundError):
         read_records(tmp_path / "nope.fa")
-    with pytest.raises(ValueError, match="unknown format 'fastq'"):
+    with pytest.raises(InputError, match="unknown format 'fastq'; expected one of fasta, csv, tsv, kmer_tsv, "
+                                         "encode_data, text"):
         iter_records(write(tmp_path / "x.fa", ">a\nA\n"), fmt="fastq")
 
 
