@@ -81,7 +81,7 @@ def test_windows_output(tiny_model_dir, tmp_path):
                  "--step", "50", "--windows-output", str(windows), "--quiet"]) == 0
     rows = read_tsv(windows)
     assert [(r["id"], r["start"], r["end"]) for r in rows] == [
-        ("seq1", "0", "50"), ("seq1", "50", "100"), ("seq1", "100", "150"), ("seq1", "150", "200")]
+        ("seq1", "1", "50"), ("seq1", "51", "100"), ("seq1", "101", "150"), ("seq1", "151", "200")]  # 1-based
     mean = np.mean([float(r["prob_positive"]) for r in rows])
     assert float(read_tsv(out)[0]["prob_positive"]) == pytest.approx(mean, abs=1e-5)
 
@@ -92,7 +92,8 @@ def test_exit_1_when_nothing_could_be_processed(tiny_model_dir, tmp_path, capsys
     err = capsys.readouterr().err
     assert code == 1
     assert "record 'a'" in err and "record 'b', position 3: invalid character '!'" in err
-    assert "no record could be processed (2 rejected)" in err
+    assert f"no record could be processed from {tmp_path / 'bad.fa'} (2 rejected)" in err
+    assert not (tmp_path / "o.tsv").exists() and not list(tmp_path.glob(".o.tsv*"))  # nothing half-written
 
 
 def test_exit_1_when_model_cannot_load(tmp_path, fasta, capsys):
@@ -106,8 +107,10 @@ def test_exit_1_when_model_cannot_load(tmp_path, fasta, capsys):
     "extra, message",
     [
         (["--batch-size", "0"], "must be a positive integer, got 0"),
-        (["--window", "500"], "--window 500: this model (k=3) takes windows of 3 to 64 bp"),
-        (["--window", "40", "--step", "50"], "--step 50 is larger than --window 40"),
+        (["--window", "500"], "window 500: this model (k=3) takes windows of 3 to 64 bp"),
+        (["--window", "40", "--step", "50"], "step 50 is larger than the window 40: the 10 bases between windows"),
+        (["--step", "1000"], "step 1000 is larger than the window 64"),
+        (["--target", "tata"], "unknown target class 'tata'"),
         (["--aggregate", "median"], "invalid choice: 'median'"),
     ],
 )
@@ -245,5 +248,6 @@ def test_attribute_writes_tsv_and_reports_delta(tiny_model_dir, fasta, tmp_path,
     assert code == 0 and "largest convergence delta" in err
     rows = read_tsv(out)
     assert len(rows) == 210 and {r["id"] for r in rows} == {"good1", "good2"}
-    assert main(["attribute", "-m", str(tiny_model_dir), str(fasta), "-o", str(out), "--target", "tata"]) == 1
-    assert "unknown target class 'tata'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["attribute", "-m", str(tiny_model_dir), str(fasta), "-o", str(out), "--target", "tata"])
+    assert exit_info.value.code == 2 and "unknown target class 'tata'" in capsys.readouterr().err
