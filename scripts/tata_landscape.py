@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from dnabert_core.model import load_model  # noqa: E402
 from dnabert_core.records import SequenceRecord  # noqa: E402
-from viz.cli import parse_numbers  # noqa: E402
+from viz.cli.interpret import parse_numbers  # noqa: E402
 from viz.figures import save_figure  # noqa: E402
 from viz.landscape import attention_landscapes  # noqa: E402
 

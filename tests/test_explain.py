@@ -9,7 +9,7 @@ from dnabert_core.predict import predict
 from dnabert_core.records import SequenceRecord
 from tests.conftest import random_dna
 from tests.test_attention import loaded_pair, peaky_model
-from viz.explain import LandscapeSettings, analyse
+from viz.explain import LandscapeSettings, analyse, predictions_table
 from viz.landscape import attention_landscapes
 
 
@@ -37,3 +37,11 @@ def test_encoder_without_head_gets_landscapes_only():
     encoder = replace(loaded_pair(peaky_model(3), 3, max_tokens=32)[0], labels=())
     analysis = analyse(encoder, [SequenceRecord("a", "ACGTACGTAC")], LandscapeSettings())
     assert analysis.predictions == () and len(analysis.landscapes) == 1
+
+
+def test_records_without_an_informative_window_get_no_predicted_class():
+    loaded = loaded_pair(peaky_model(3, seed=1), 3, max_tokens=64)[0]
+    predictions = list(predict(loaded, [SequenceRecord("n", "N" * 40), SequenceRecord("ok", "ACGTTGCA" * 5)]))
+    table = predictions_table(predictions, loaded.labels)
+    assert table["pred"].isna().tolist() == [True, False]
+    assert np.isnan(table.loc[0, "prob_1"]) and table.loc[1, "prob_1"] > 0

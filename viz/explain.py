@@ -81,12 +81,13 @@ def attention_detail(loaded: LoadedModel, sequence: str, layer: int, start: int 
 
 
 def predictions_table(predictions: Sequence[Prediction], labels: Sequence[str]) -> pd.DataFrame:
-    """One row per record: id, length, windows, prob_<label> per class, pred (the most probable class)."""
+    """One row per record: id, length, windows, prob_<label> per class, pred (the most probable class; empty, with
+    empty probabilities, for a record without an informative window)."""
     rows = []
     for p in predictions:
         row = {"id": p.record_id, "length": p.length, "windows": len(p.window_starts)}
         row.update({f"prob_{label}": float(v) for label, v in zip(labels, p.probs)})
-        row["pred"] = labels[int(np.argmax(p.probs))]
+        row["pred"] = labels[int(np.argmax(p.probs))] if p.scored else None
         rows.append(row)
     return pd.DataFrame(rows, columns=["id", "length", "windows", *[f"prob_{lab}" for lab in labels], "pred"])
 

@@ -12,7 +12,16 @@ from dnabert_core.errors import OptionError
 from dnabert_core.model import SIZES, convert_folder
 from dnabert_core.predict import set_threads
 from dnabert_core.train import TrainConfig
-from viz.cli.common import EXIT_NOTHING, EXIT_OK, Formatter, RecordReader, add_input_options, positive_int, read_labelled, say
+from viz.cli.common import (
+    EXIT_NOTHING,
+    EXIT_OK,
+    Formatter,
+    RecordReader,
+    add_input_options,
+    positive_int,
+    read_labelled,
+    say,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
