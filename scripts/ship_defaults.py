@@ -2,7 +2,7 @@
 
     python scripts/ship_defaults.py runs/defaults assets/models
 
-Copies, for each of dnabert-mini-6, promoter-300, tfbs-ctcf and splice-400: config.json, model.safetensors, vocab.txt,
+Copies, for each of dnabert-small-6, promoter-300, tfbs-ctcf and splice-400: config.json, model.safetensors, vocab.txt,
 tokenizer_config.json, README.md (the model card), metrics.json, metrics.jsonl and the PNG figures. Checkpoints, the
 best/ folder and optimiser state stay behind. Prints each model's size and the total (the budget is 40 MB).
 """
@@ -12,7 +12,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-MODELS = ("dnabert-mini-6", "promoter-300", "tfbs-ctcf", "splice-400")
+MODELS = ("dnabert-small-6", "promoter-300", "tfbs-ctcf", "splice-400")
 KEEP = ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "README.md", "metrics.json",
         "metrics.jsonl")
 BUDGET_MB = 40.0

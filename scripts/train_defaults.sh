@@ -21,13 +21,13 @@ mkdir -p "$RUNS"
 python scripts/prepare_default_data.py --shared "$SHARED" --out data
 
 # 1. The pre-trained encoder: chr22 genome text (held-out 22:21000001-22000000) plus the promoter training split.
-[ -f "$RUNS/dnabert-mini-6/model.safetensors" ] || "${DNABERT[@]}" pretrain --fasta "$SHARED/hg19-chr22-part/chr22_part.fa.gz" \
+[ -f "$RUNS/dnabert-small-6/model.safetensors" ] || "${DNABERT[@]}" pretrain --fasta "$SHARED/hg19-chr22-part/chr22_part.fa.gz" \
     --region 22:16050001-21000000 --holdout 22:21000001-22000000 --text data/promoter-300/train.csv \
-    -o "$RUNS/dnabert-mini-6" --k 6 --size small --steps "$(steps 200)" --batch-size 32 --lr 7e-4 \
+    -o "$RUNS/dnabert-small-6" --k 6 --size small --steps "$(steps 200)" --batch-size 32 --lr 7e-4 \
     --save-every 25 --eval-every 100 --log-every 10 --threads "$THREADS"
 
 finetune() {  # name, steps, eval-every, class names, data note[, starting model (default: the encoder)]
-    local name=$1 n=$2 every=$3 names=$4 note=$5 start=${6:-dnabert-mini-6}
+    local name=$1 n=$2 every=$3 names=$4 note=$5 start=${6:-dnabert-small-6}
     local data=${name%-stage1}
     if [ -f "$RUNS/$name/metrics.json" ]; then return; fi
     "${DNABERT[@]}" finetune -m "$RUNS/$start" --train "data/$data/train.csv" --dev "data/$data/dev.csv" \
@@ -44,7 +44,7 @@ finetune tfbs-ctcf 1500 250 background,ctcf_peak \
 SPLICE_NOTE="DNABERT's reconstructed human splice-site set as shipped in GUE (Zhou et al., DNABERT-2, ICLR 2024; copy from github.com/wds-seu/DeepGene, Apache-2.0), 400 bp windows: acceptor (AG at 198-199), donor (GT at 200-201) or neither. GUE's dev and test files pooled, deduplicated and re-split 80/10/10 stratified by class."
 finetune splice-400-stage1 1500 250 acceptor,donor,neither "$SPLICE_NOTE"
 finetune splice-400 1250 250 acceptor,donor,neither \
-    "$SPLICE_NOTE Continued from splice-400-stage1 (1500 steps from dnabert-mini-6, same data and settings)." \
+    "$SPLICE_NOTE Continued from splice-400-stage1 (1500 steps from dnabert-small-6, same data and settings)." \
     splice-400-stage1
 
 python scripts/ship_defaults.py "$RUNS" assets/models

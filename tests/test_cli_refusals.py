@@ -3,6 +3,7 @@ problem (issue: no silently wrong answers)."""
 from __future__ import annotations
 
 import csv
+import os
 import json
 import subprocess
 import sys
@@ -191,3 +192,11 @@ def test_a_closed_pipe_ends_quietly(tiny_model_dir, tmp_path):
     assert result.stdout.splitlines()[0].startswith("id\tlength") and len(result.stdout.splitlines()) == 2
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
     assert result.returncode == 0
+
+
+def test_card_commands_carry_no_absolute_paths(monkeypatch, tmp_path):
+    from viz.cli.train import command_line
+
+    monkeypatch.chdir(tmp_path)
+    line = command_line(["finetune", "-m", str(tmp_path / "models" / "enc"), "--train", "data/t.csv", "-o", "/x/y"])
+    assert line == "dnabert finetune -m models/enc --train data/t.csv -o " + os.path.relpath("/x/y", tmp_path)

@@ -41,7 +41,7 @@ def splits(tmp_path_factory) -> Path:
 
 def test_all_four_are_shipped_small_and_complete():
     names = sorted(p.name for p in MODELS.iterdir() if p.is_dir())
-    assert names == sorted(["dnabert-mini-6", *CLASSIFIERS])
+    assert names == sorted(["dnabert-small-6", *CLASSIFIERS])
     total = sum(f.stat().st_size for f in MODELS.rglob("*") if f.is_file())
     assert total < 40e6, f"shipped models take {total / 1e6:.1f} MB"
     for name in names:
@@ -63,7 +63,7 @@ def test_classifier_loads_in_plain_transformers_and_in_ours(name):
 
 
 def test_encoder_is_a_masked_lm_with_held_out_numbers():
-    folder = MODELS / "dnabert-mini-6"
+    folder = MODELS / "dnabert-small-6"
     assert isinstance(BertForMaskedLM.from_pretrained(folder), BertForMaskedLM)
     card = (folder / "README.md").read_text()
     assert "| this model |" in card and "| unigram baseline |" in card and "22:21000001-22000000" in card

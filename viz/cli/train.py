@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -73,8 +74,15 @@ def step_bar(total: int, description: str, quiet: bool) -> tqdm:
     return tqdm(total=total, desc=description, unit="step", file=sys.stderr, disable=quiet, dynamic_ncols=True)
 
 
-def command_line() -> str:
-    return "dnabert " + shlex.join(sys.argv[1:])
+def command_line(argv: list[str] | None = None) -> str:
+    """The command as typed, for the model card, with absolute paths made relative to the working directory (a card
+    must not carry one machine's paths)."""
+    here = Path.cwd()
+
+    def relative(arg: str) -> str:
+        return os.path.relpath(arg, here) if os.path.isabs(arg) else arg
+
+    return "dnabert " + shlex.join(relative(arg) for arg in (sys.argv[1:] if argv is None else argv))
 
 
 # ------------------------------------------------------------------------------------------------------- pretrain
