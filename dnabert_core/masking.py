@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dnabert_core.errors import OptionError
 from dnabert_core.tokenizer import CLS_ID, MASK_ID, N_SPECIAL, PAD_ID, SEP_ID
 
 IGNORE_INDEX = -100
@@ -59,7 +60,7 @@ def mask_batch(
     k-mer position, so every sequence contributes to the loss (short pieces would otherwise often have none).
     """
     if k not in SPAN_OFFSETS:
-        raise ValueError(f"k must be 3, 4, 5 or 6, got {k}")
+        raise OptionError(f"k must be 3, 4, 5 or 6, got {k}")
     allowed = kmer_positions(input_ids)
     draw = torch.rand(input_ids.shape, generator=generator, device=input_ids.device)
     centres = (draw < probability) & allowed
