@@ -27,7 +27,7 @@ from dnabert_core.train import TrainConfig
 logger = logging.getLogger("dnabert")
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
-INPUT_FORMATS = ("fasta", "csv", "tsv", "kmer_tsv", "text")
+INPUT_FORMATS = io.FORMATS
 
 
 class UsageError(Exception):
@@ -39,16 +39,17 @@ class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionH
 
 
 @contextmanager
-def progress_bar(description: str, total: int, disable: bool) -> Iterator[Callable[[int, int], None]]:
-    """A tqdm bar on stderr, adapted to the library's ``progress(done, total)`` callback."""
-    bar = tqdm(total=total or None, desc=description, unit="seq", file=sys.stderr, disable=disable, dynamic_ncols=True)
-
-    def update(done: int, _total: int) -> None:
-        bar.update(done - bar.n)
-
+def progress_bar(description: str, reader: RecordReader, disable: bool) -> Iterator[None]:
+    """A tqdm bar on stderr over the bytes of the input files on disk (compressed bytes for gzip), advanced as
+    ``reader`` reads them: one pass over the inputs, no counting pass first."""
+    total = sum(Path(path).stat().st_size for path in reader.paths)
+    bar = tqdm(total=total, desc=description, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+               disable=disable, dynamic_ncols=True)
+    reader.on_bytes = lambda done: bar.update(done - bar.n)
     try:
-        yield update
+        yield
     finally:
+        reader.on_bytes = None
         bar.close()
 
 
@@ -57,7 +58,7 @@ class RecordReader:
 
     def __init__(self, paths: list[str], *, min_length: int, fmt: str | None, label_column: str | None = None):
         for path in paths:
-            if not Path(path).is_file():
+            if not Path(path).exists():
                 raise UsageError(f"input file not found: {path}")
         self.paths = paths
         self.min_length = min_length
@@ -65,14 +66,18 @@ class RecordReader:
         self.label_column = label_column
         self.n_rejected = 0
         self.n_read = 0
+        self.on_bytes: Callable[[int], None] | None = None  # bytes of all inputs read so far, for a progress bar
 
     def _items(self) -> Iterator[SequenceRecord | InputError]:
+        offset = 0  # bytes of the inputs before this one
         for path in self.paths:
-            yield from io.iter_records(path, fmt=self.fmt, min_length=self.min_length, label_column=self.label_column)
+            yield from io.iter_records(path, fmt=self.fmt, min_length=self.min_length, label_column=self.label_column,
+                                       progress=self._progress(offset))
+            offset += Path(path).stat().st_size
 
-    def count(self) -> int:
-        """Number of good records (a first, cheap pass that gives the progress bar its total)."""
-        return sum(isinstance(item, SequenceRecord) for item in self._items())
+    def _progress(self, offset: int) -> Callable[[int, int], None] | None:
+        on_bytes = self.on_bytes
+        return None if on_bytes is None else lambda done, _total: on_bytes(offset + done)
 
     def __iter__(self) -> Iterator[SequenceRecord]:
         for item in self._items():
@@ -118,7 +123,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     loaded = with_precision(load(args), args.precision)
     check_window(loaded, args.window, args.step)
     reader.min_length = loaded.k
-    total = 0 if args.quiet else reader.count()
     columns = ["id", "length"] + [f"prob_{label}" for label in loaded.labels] + ["pred"]
     out = open_output(args.output)
     window_out = open_output(args.windows_output) if args.windows_output else None
@@ -129,7 +133,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if window_writer:
             window_writer.writerow(["id", "window", "start", "end"] + columns[2:-1])
         size = loaded.tokenizer.window_size(args.window)
-        with progress_bar("predict", total, args.quiet) as progress:
+        with progress_bar("predict", reader, args.quiet):
             for prediction in predict(
                 loaded,
                 reader,
@@ -138,7 +142,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 step=args.step,
                 batch_size=args.batch_size,
                 chunk_size=args.chunk_size,
-                progress=progress,
             ):
                 best = loaded.labels[int(prediction.probs.argmax())]
                 writer.writerow([prediction.record_id, prediction.length, *map(fmt_float, prediction.probs), best])
@@ -198,12 +201,11 @@ def cmd_attention(args: argparse.Namespace) -> int:
     config = loaded.model.config
     layers = parse_numbers(args.layer, "--layer", config.num_hidden_layers)
     heads = parse_numbers(args.heads, "--heads", config.num_attention_heads)
-    total = 0 if args.quiet else reader.count()
     kept = []
-    with progress_bar("attention", total, args.quiet) as progress:
+    with progress_bar("attention", reader, args.quiet):
         tracks = attention_landscapes(loaded, reader, layers=layers, heads=heads, reduce=args.reduce,
                                       query=args.query, normalise=args.norm, window=args.window, step=args.step,
-                                      batch_size=args.batch_size, progress=progress)
+                                      batch_size=args.batch_size)
         code = write_tracks(reader, keep_first(tracks, kept, args.figure_max if args.figure else 0), args.output)
     if args.figure and kept:
         from viz.figures import landscape_heatmap, save_figure
@@ -229,7 +231,6 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     check_window(loaded, args.window, args.step)
     target_index(loaded, args.target)  # a wrong class is an error before any work
     reader.min_length = loaded.k
-    total = 0 if args.quiet else reader.count()
     largest = []
 
     def noting_delta(tracks: Iterator) -> Iterator:
@@ -237,9 +238,9 @@ def cmd_attribute(args: argparse.Namespace) -> int:
             largest[:] = [max(largest + [track.delta])]
             yield track
 
-    with progress_bar("attribute", total, args.quiet) as progress:
+    with progress_bar("attribute", reader, args.quiet):
         tracks = integrated_gradients(loaded, reader, target=args.target, n_steps=args.ig_steps, window=args.window,
-                                      step=args.step, batch_size=args.batch_size, progress=progress)
+                                      step=args.step, batch_size=args.batch_size)
         code = write_tracks(reader, noting_delta(tracks), args.output)
     if largest:
         print(f"integrated gradients: largest convergence delta {largest[0]:.3g} (probability units; raise "
