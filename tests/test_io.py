@@ -70,6 +70,25 @@ def kmerize(sequence: str, k: int) -> str:
     return " ".join(sequence[i : i + k] for i in range(len(sequence) - k + 1))
 
 
+# ---------------------------------------------------------------- the package
+
+
+def test_the_package_keeps_the_public_api_of_the_old_module():
+    """``from dnabert_core import io`` callers (viz, pages, scripts, bench) see the same names, from their modules."""
+    from dnabert_core import io
+    from dnabert_core.io import genome, normalise, parsers, sniff
+
+    assert sorted(io.__all__) == sorted(
+        ["FORMATS", "IUPAC_DNA", "Genome", "ParsedInput", "ReadLimits", "detect_format", "iter_records",
+         "normalise_sequence", "parse_bytes", "parse_region", "parse_text", "read_records"]
+    )
+    assert (io.Genome, io.parse_region) == (genome.Genome, genome.parse_region)
+    assert (io.detect_format, io.FORMATS) == (sniff.detect_format, sniff.FORMATS)
+    assert (io.normalise_sequence, io.IUPAC_DNA) == (normalise.normalise_sequence, normalise.IUPAC_DNA)
+    assert io.iter_records is parsers.iter_records and io.parse_bytes is parsers.parse_bytes
+    assert io.FORMATS == ("fasta", "csv", "tsv", "kmer_tsv", "encode_data", "text")
+
+
 # ---------------------------------------------------------------- normalise_sequence
 
 
