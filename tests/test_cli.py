@@ -74,6 +74,35 @@ def test_predict_reads_several_formats_at_once(tiny_model_dir, tmp_path, capsys)
     assert [int(r["length"]) for r in rows] == [30, 31, 32]
 
 
+def test_progress_bar_is_sized_from_input_bytes_and_each_input_is_read_once(tiny_model_dir, fasta, tmp_path, capsys,
+                                                                             monkeypatch):
+    from dnabert_core import io
+
+    opened = []
+    iter_records = io.iter_records
+
+    def spy(path, **kwargs):
+        opened.append(path)
+        return iter_records(path, **kwargs)
+
+    monkeypatch.setattr(io, "iter_records", spy)
+    packed = tmp_path / "more.fa.gz"
+    packed.write_bytes(gzip.compress(b">packed\nACGTACGTACGTACGT\n"))
+    assert main(["predict", "-m", str(tiny_model_dir), str(fasta), str(packed), "-o", str(tmp_path / "o.tsv")]) == 0
+    assert opened == [str(fasta), str(packed)]  # no counting pass before the real one
+    total = fasta.stat().st_size + packed.stat().st_size  # bytes on disk, compressed for the gzip file
+    assert f"{total}/{total}" in capsys.readouterr().err
+
+
+def test_encode_data_format_can_be_named(tiny_model_dir, tmp_path, capsys):
+    sequence = random_dna(np.random.default_rng(3), 40)
+    (tmp_path / "x.data").write_text(f">chr1:1-40 {sequence} 1\n>chr1:41-80_shuf {sequence[::-1]} 0\n")
+    out = tmp_path / "o.tsv"
+    assert main(["predict", "-m", str(tiny_model_dir), str(tmp_path / "x.data"), "-o", str(out),
+                 "--format", "encode_data", "--quiet"]) == 0
+    assert [row["id"] for row in read_tsv(out)] == ["chr1:1-40", "chr1:41-80_shuf"]
+
+
 def test_windows_output(tiny_model_dir, tmp_path):
     (tmp_path / "long.txt").write_text(random_dna(np.random.default_rng(2), 200) + "\n")
     out, windows = tmp_path / "o.tsv", tmp_path / "w.tsv"

@@ -20,18 +20,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dnabert_core.io.lines as dio_lines
-from dnabert_core.errors import InputError
+import dnabert_core.io.normalise as dio_normalise
+from dnabert_core.errors import DnabertError, InputError, LimitReached
 from dnabert_core.io import (
     IUPAC_DNA,
     Genome,
     ParsedInput,
+    ReadLimits,
     detect_format,
     iter_records,
     normalise_sequence,
+    parse_bytes,
     parse_region,
     parse_text,
     read_records,
 )
+from dnabert_core.records import SequenceRecord
 from tests.conftest import SHARED_DATA
 
 SAMPLES = SHARED_DATA / "dnabert-samples"
@@ -64,6 +68,25 @@ def messages(parsed: ParsedInput) -> list[str]:
 
 def kmerize(sequence: str, k: int) -> str:
     return " ".join(sequence[i : i + k] for i in range(len(sequence) - k + 1))
+
+
+# ---------------------------------------------------------------- the package
+
+
+def test_the_package_keeps_the_public_api_of_the_old_module():
+    """``from dnabert_core import io`` callers (viz, pages, scripts, bench) see the same names, from their modules."""
+    from dnabert_core import io
+    from dnabert_core.io import genome, normalise, parsers, sniff
+
+    assert sorted(io.__all__) == sorted(
+        ["FORMATS", "IUPAC_DNA", "Genome", "ParsedInput", "ReadLimits", "detect_format", "iter_records",
+         "normalise_sequence", "parse_bytes", "parse_region", "parse_text", "read_records"]
+    )
+    assert (io.Genome, io.parse_region) == (genome.Genome, genome.parse_region)
+    assert (io.detect_format, io.FORMATS) == (sniff.detect_format, sniff.FORMATS)
+    assert (io.normalise_sequence, io.IUPAC_DNA) == (normalise.normalise_sequence, normalise.IUPAC_DNA)
+    assert io.iter_records is parsers.iter_records and io.parse_bytes is parsers.parse_bytes
+    assert io.FORMATS == ("fasta", "csv", "tsv", "kmer_tsv", "encode_data", "text")
 
 
 # ---------------------------------------------------------------- normalise_sequence
@@ -348,6 +371,111 @@ def test_kmer_tsv_round_trip(k, sequences):
     assert [r.sequence for r in parsed.records] == sequences
     assert [r.label for r in parsed.records] == [str(i % 2) for i in range(len(sequences))]
 
+def test_kmer_csv_is_split_on_its_commas(tmp_path):
+    """A k-mer table whose delimiter is a comma: with a header, without one, and with a space-separated header."""
+    with_header = write(tmp_path / "a.csv", 'id,sequence,label\nr1,ACGT CGTA GTAC,1\nr2,"AAC ACG",0\nr3,ACG GGT,1\n')
+    assert detect_format(with_header) == "kmer_tsv"
+    parsed = read_records(with_header)
+    assert [(r.id, r.sequence, r.label) for r in parsed.records] == [("r1", "ACGTAC", "1"), ("r2", "AACG", "0")]
+    assert messages(parsed) == [
+        "a.csv, line 4, record 'r3': k-mer 2 ('GGT') does not overlap k-mer 1 ('ACG') by k-1 = 2 bases"
+    ]
+    headerless = write(tmp_path / "b.csv", "ACGT CGTA GTAC,1\r\nAAAC AACC,0\r\n")
+    assert detect_format(headerless) == "kmer_tsv"
+    assert [(r.id, r.sequence, r.label) for r in read_records(headerless).records] == [
+        ("seq1", "ACGTAC", "1"),
+        ("seq2", "AAACC", "0"),
+    ]
+    spaced = write(tmp_path / "c.csv", "sequence  label\nACG CGT,1\n")
+    assert [(r.sequence, r.label) for r in read_records(spaced, fmt="kmer_tsv").records] == [("ACGT", "1")]
+
+
+def raw_from_kmers(kmer_text: str) -> str:
+    """SPEC section 1 by hand: the first base of each k-mer, then the whole last k-mer."""
+    kmers = kmer_text.split(" ")
+    return "".join(kmer[0] for kmer in kmers[:-1]) + kmers[-1]
+
+
+@needs_shared
+@pytest.mark.parametrize("relative", ["ft/6/dev.tsv", "ft/prom-core/6/dev.tsv"])
+def test_dnabert_kmer_tsv_and_its_comma_variant_give_the_raw_sequences(tmp_path, relative):
+    """DNABERT's CRLF k-mer TSVs (prom-core's header is separated by spaces), and the same bytes with every tab
+    turned into a comma: the delimiter then comes from the first row."""
+    path = SAMPLES / relative
+    expected = [(raw_from_kmers(kmers), label) for kmers, label in kmer_tsv_tokens(path)]
+    comma = write(tmp_path / "dev.csv", path.read_bytes().replace(b"\t", b","))
+    assert b"\r\n" in comma.read_bytes()
+    for source in (path, comma):
+        assert detect_format(source) == "kmer_tsv"
+        parsed = read_records(source)
+        assert parsed.errors == ()
+        assert [(r.sequence, r.label) for r in parsed.records] == expected
+
+
+# ---------------------------------------------------------------- ENCODE 690 .data
+
+ENCODE = SHARED_DATA / "encode690-tfbs" / "wgEncodeAwgTfbsBroadGm12878CtcfUniPk" / "test.data"
+
+
+def test_encode_data_ids_sequences_labels_and_one_error_per_bad_line(tmp_path):
+    text = (
+        ">chr1:100-105 ACGTA 1\n"  # 1
+        ">chr1:200-205_shuf acgtn 0\n"  # 2: soft-masked, ambiguous
+        "\n"  # 3
+        ">chr2:1-5 ACXTA 1\n"  # 4: invalid base
+        ">chr3:1-4 ACGT\n"  # 5: no label
+        "ACGT 1 2\n"  # 6: no header
+        ">chr1:100-105 GGGGG 0\r\n"  # 7: repeated id
+        "> TTTT 1\n"  # 8: no id
+    )
+    path = write(tmp_path / "x.data", text)
+    assert detect_format(path) == "encode_data"
+    parsed = read_records(path)
+    assert [(r.id, r.sequence, r.label, r.source) for r in parsed.records] == [
+        ("chr1:100-105", "ACGTA", "1", "x.data line 1"),
+        ("chr1:200-205_shuf", "ACGTN", "0", "x.data line 2"),
+        ("chr1:100-105_2", "GGGGG", "0", "x.data line 7"),
+        ("seq7", "TTTT", "1", "x.data line 8"),
+    ]
+    assert messages(parsed) == [
+        f"x.data, line 4, record 'chr2:1-5', position 3: invalid character 'X' {INVALID}",
+        "x.data, line 5, record 'chr3:1-4': expected '>id SEQUENCE LABEL' (3 fields separated by whitespace), got 2",
+        "x.data, line 6, record 'seq5': expected '>id SEQUENCE LABEL', but the line does not start with '>'",
+    ]
+    assert parsed.n_ambiguous == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "compression", "expected"),
+    [
+        ("x.txt", ">chr1:1-4 ACGT 1\n>chr1:5-8 GGCC 0\n", "plain", "encode_data"),
+        ("x.gz", ">chr1:1-4 ACGT 1\n>chr1:5-8 GGCC 0\n", "gzip", "encode_data"),
+        ("x.data", ">chr1:1-4 ACGT 1\n>chr1:5-8 GG\n>chr1:9-12 TTTT 0\n", "plain", "encode_data"),
+        ("x.data", ">a ACGT 1\nACGT\n>b GG 0\nGG\n", "plain", "fasta"),  # sequence lines between the headers
+        ("x.data", ">chr1 some description\n", "plain", "fasta"),
+        ("x.data", "", "plain", "encode_data"),
+    ],
+)
+def test_encode_data_is_detected_from_the_content(tmp_path, name, content, compression, expected):
+    assert detect_format(write(tmp_path / name, content, compression)) == expected
+
+
+@pytest.mark.skipif(not ENCODE.is_file(), reason="../shared/data is not beside the clone")
+def test_encode690_file_reads_every_line():
+    """The Gm12878 CTCF test set: 17,359 lines of 101 bp, 8,644 peaks (label 1) and 8,715 shuffled (label 0)."""
+    parsed = read_records(ENCODE)
+    assert parsed.errors == ()
+    assert len(parsed.records) == 17_359
+    first = parsed.records[0]
+    assert (first.id, first.label, first.source) == ("chr4:88157115-88157215", "1", "test.data line 1")
+    assert first.sequence == (
+        "CGCCCTCTGCTGGAATATATTGGTAAAACAGCAGTAGTGACGAAGCGCTCTGCCTCCAAGTTGGTAGAAATAGAAACCAAAAAAAGCGAATGAAATGGCTC"
+    )
+    assert sum(record.label == "1" for record in parsed.records) == 8_644
+    assert {len(record) for record in parsed.records} == {101}
+    naive = [line[1:].split(" ") for line in ENCODE.read_text().splitlines()]
+    assert [[r.id, r.sequence, r.label] for r in parsed.records] == naive
+
 
 # ---------------------------------------------------------------- plain text and format detection
 
@@ -461,6 +589,200 @@ def test_memory_stays_flat_while_streaming(tmp_path):
     added = big.stat().st_size - small.stat().st_size
     growth = streaming_peak(big) - streaming_peak(small)
     assert growth < added / 10, f"peak grew by {growth / 1e6:.1f} MB for {added / 1e6:.0f} MB more input"
+
+
+def test_a_directory_is_one_error_naming_it(tmp_path):
+    folder = tmp_path / "reads.fa"
+    folder.mkdir()
+    expected = f"{folder} is a directory, not a sequence file"
+    assert [str(item) for item in iter_records(folder)] == [expected]
+    assert messages(read_records(folder, fmt="fasta")) == [expected]
+    with pytest.raises(InputError, match="is a directory, not a sequence file"):
+        detect_format(folder)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "compression", "reason"),
+    [
+        ("x.fa", "", "plain", "no records: the file is empty"),
+        ("x.txt", f"{BOM}\n  \n\t\r\n", "plain", "no records: the file is empty"),
+        ("x.fa.gz", "", "gzip", "no records: the file is empty"),
+        ("x.data", "\n\n", "bgzip", "no records: the file is empty"),
+        ("x.tsv", "sequence\tlabel\r\n\r\n", "plain", "no records: the file holds only a header line"),
+        ("x.tsv", "sequence  label\n", "gzip", "no records: the file holds only a header line"),
+    ],
+)
+def test_an_input_without_records_is_one_error_naming_it(tmp_path, name, content, compression, reason):
+    parsed = read_records(write(tmp_path / name, content, compression))
+    assert (parsed.records, messages(parsed), parsed.truncated) == ((), [f"{name}: {reason}"], None)
+
+
+def test_pasted_text_and_uploads_without_records_say_so():
+    assert messages(parse_text(" \n")) == ["pasted text: no records: the file is empty"]
+    assert messages(parse_bytes(gzip.compress(b""), name="up.fa.gz")) == ["up.fa.gz: no records: the file is empty"]
+
+
+def test_bad_arguments_are_project_errors(tmp_path):
+    with pytest.raises(InputError, match="unknown format 'fastq'"):
+        parse_bytes(b">a\nA\n", fmt="fastq")
+    with pytest.raises(DnabertError, match=r"^ReadLimits.max_records must be at least 1 or None, got 0$"):
+        ReadLimits(max_records=0)
+    with pytest.raises(DnabertError, match="max_decompressed_bytes must be at least 1"):
+        ReadLimits(max_decompressed_bytes=-5)
+
+
+# ---------------------------------------------------------------- long records: positions, lines, memory
+
+IUPAC_EITHER_CASE = set("ACGTURYSWKMBDHVNacgturyswkmbdhvn")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from("ACGTacgtuN \tX?é\u212a\u00a0\ufffd"), max_size=12), max_size=10),
+    st.integers(1, 3),
+    st.integers(1, 4),
+)
+def test_fasta_errors_give_the_position_and_line_a_naive_scan_gives(lines, flush_lines, chunk):
+    """Whatever the flush and chunk sizes, the first bad character's 1-based position among the bases (whitespace,
+    Unicode's included, dropped) and its file line are those of a character-by-character scan."""
+    bases = [(char, line_no) for line_no, line in enumerate(lines, start=2) for char in line if not char.isspace()]
+    bad = [(index, char, line_no) for index, (char, line_no) in enumerate(bases) if char not in IUPAC_EITHER_CASE]
+    with mock.patch.object(dio_normalise, "_FLUSH_LINES", flush_lines), mock.patch.object(
+        dio_normalise, "_CHUNK", chunk
+    ):
+        parsed = parse_text("\n".join([">r desc", *lines]))
+    if not bases:
+        assert messages(parsed) == ["pasted text, line 1, record 'r': empty sequence"]
+    elif bad:
+        index, char, line_no = bad[0]
+        reason = (
+            "bytes that are not UTF-8 text (binary data or another text encoding)"
+            if char == "\ufffd"
+            else f"invalid character {char!r} {INVALID}"
+        )
+        assert messages(parsed) == [f"pasted text, line {line_no}, record 'r', position {index + 1}: {reason}"]
+    else:
+        assert pairs(parsed) == [("r", "".join(char for char, _ in bases).upper().replace("U", "T"))]
+
+
+def test_long_lines_are_flushed_in_chunks_with_the_right_positions(tmp_path):
+    sequence = "".join(random.Random(7).choices("ACGT", k=3 * (1 << 20) + 5))
+    path = write(tmp_path / "x.fa", f">chr\n{sequence}\nACGT\n{sequence[:100]}N-\n")
+    assert messages(read_records(path)) == [
+        f"x.fa, line 4, record 'chr', position {len(sequence) + 106}: invalid character '-' {INVALID}"
+    ]
+
+
+def peak_while_reading(path: Path) -> int:
+    """Peak bytes allocated while reading a file's records (and keeping them)."""
+    tracemalloc.start()
+    try:
+        assert len(read_records(path).records) == 1
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("width", [250, None])
+def test_one_long_record_is_held_about_twice_not_once_per_step(tmp_path, width):
+    """Reading a record costs ~2 bytes a base at the peak (its bytes and the str made from them); before, the
+    record was also held as a list of line strings and copied by join, split, encode and two translates (4-7x)."""
+    rng = random.Random(8)
+    paths = []
+    for n_bases in (2_000_000, 6_000_000):
+        sequence = "".join(rng.choices("ACGTacgtN", k=n_bases))
+        lines = [sequence] if width is None else [sequence[i : i + width] for i in range(0, n_bases, width)]
+        paths.append(write(tmp_path / f"{n_bases}.fa", ">chr\n" + "\n".join(lines) + "\n"))
+    growth = peak_while_reading(paths[1]) - peak_while_reading(paths[0])
+    assert growth < 2.6 * 4_000_000, f"peak grew by {growth / 4e6:.2f} bytes a base"
+
+
+# ---------------------------------------------------------------- progress
+
+
+@pytest.mark.parametrize("compression", ["plain", "gzip"])
+def test_progress_counts_the_bytes_of_the_file_on_disk(tmp_path, compression):
+    bases = random.Random(9).randbytes(12_000 * 300).translate(bytes.maketrans(bytes(range(256)), b"ACGT" * 64))
+    text = "".join(f">r{i}\n{bases[300 * i : 300 * (i + 1)].decode()}\n" for i in range(12_000))  # 3.7 MB of text
+    data = text.encode()
+    path = write(tmp_path / "x.fa", gzip.compress(data, compresslevel=1) if compression == "gzip" else data)
+    size = path.stat().st_size
+    calls: list[tuple[int, int]] = []
+    items = list(iter_records(path, progress=lambda done, total: calls.append((done, total))))
+    assert len(items) == 12_000
+    done = [bytes_read for bytes_read, _ in calls]
+    assert {total for _, total in calls} == {size}
+    assert done == sorted(done) and 0 < done[0] < size and done[-1] == size
+    assert len(calls) > len(text) // (1 << 20)  # once per 1 MiB of text (so at least per MiB on disk), and at the end
+    if compression == "gzip":
+        assert size < len(text) / 2 and len(set(done)) > 1  # compressed bytes, not text bytes
+
+
+# ---------------------------------------------------------------- read limits
+
+
+def notice(name: str, limit: str) -> str:
+    rest = "the rest was not read (for big inputs use the `dnabert` command line)"
+    return f"{name}: stopped at the limit of {limit}: {rest}"
+
+
+def test_max_records_keeps_the_records_before_the_limit(tmp_path):
+    path = write(tmp_path / "x.fa", ">a\nAC\n>b\nA!\n>c\nGG\n>d\nTT\n")
+    parsed = read_records(path, limits=ReadLimits(max_records=3))
+    assert pairs(parsed) == [("a", "AC"), ("c", "GG")]
+    assert messages(parsed) == [f"x.fa, line 4, record 'b', position 2: invalid character '!' {INVALID}"]
+    assert parsed.truncated == notice("x.fa", "3 records")
+    items = list(iter_records(path, limits=ReadLimits(max_records=1)))
+    assert [type(item) for item in items] == [SequenceRecord, LimitReached]
+    assert str(items[-1]) == notice("x.fa", "1 record")
+    assert read_records(path, limits=ReadLimits(max_records=4)).truncated is None  # exactly at the limit
+
+
+def test_max_bases_stops_inside_a_long_record_without_reading_it(tmp_path):
+    text = ">a\nACGT\nACGT\n>b\nGGGG\n"
+    path = write(tmp_path / "x.fa", text + ">long\n" + "ACGT\n" * 1_000_000)  # 5 MB
+    calls: list[int] = []
+    items = list(iter_records(path, limits=ReadLimits(max_bases=12), progress=lambda done, _: calls.append(done)))
+    assert [(item.id, item.sequence) for item in items[:-1]] == [("a", "ACGTACGT"), ("b", "GGGG")]
+    assert str(items[-1]) == notice("x.fa", "12 bases")
+    assert calls[-1] <= 1 << 20  # the first 1 MiB chunk held the limit: the other 4 MB were never read
+    assert read_records(write(tmp_path / "y.fa", text), limits=ReadLimits(max_bases=12)).truncated is None
+
+
+def test_max_decompressed_bytes_counts_text_bytes_exactly(tmp_path):
+    text = ">a\nAC\n>b\nGG\n>c\nTT\n"  # 18 bytes
+    path = write(tmp_path / "x.fa.gz", text, "gzip")
+    assert read_records(path, limits=ReadLimits(max_decompressed_bytes=18)).truncated is None
+    parsed = read_records(path, limits=ReadLimits(max_decompressed_bytes=17))  # record c may go on: not complete
+    assert pairs(parsed) == [("a", "AC"), ("b", "GG")]
+    assert parsed.truncated == notice("x.fa.gz", "17 bytes of text")
+    parsed = parse_text(text, limits=ReadLimits(max_decompressed_bytes=10))  # ">a\nAC\n>b\n": a is complete
+    assert (pairs(parsed), parsed.errors) == ([("a", "AC")], ())
+    assert parsed.truncated == notice("pasted text", "10 bytes of text")
+
+
+@pytest.mark.parametrize(("head", "line", "fmt"), [(b">bomb\n", b"ACGT" * 250 + b"\n", None), (b"", b"\0" * 1001, "text")])
+def test_a_gzip_bomb_stops_at_max_decompressed_bytes_with_bounded_memory(tmp_path, head, line, fmt):
+    """1 GiB of text in 3 MB on disk: 256 gzip members of 4 MiB each (concatenated members are one gzip stream)."""
+    member = gzip.compress(line * ((4 << 20) // len(line)), 9)
+    path = write(tmp_path / "bomb.fa.gz", gzip.compress(head) + member * 256)
+    assert path.stat().st_size < 4 << 20
+    calls: list[int] = []
+    tracemalloc.start()
+    try:
+        limits = ReadLimits(max_decompressed_bytes=8 << 20)
+        items = list(iter_records(path, fmt=fmt, limits=limits, progress=lambda done, _: calls.append(done)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [str(item) for item in items] == [notice("bomb.fa.gz", "8,388,608 bytes of text")]
+    assert peak < 40 << 20, f"peak {peak / 1e6:.0f} MB"
+    assert calls[-1] < path.stat().st_size / 4  # most of the file was never even read
+
+
+def test_parse_bytes_stops_at_a_limit_too():
+    parsed = parse_bytes(gzip.compress(b">a\nAC\n>b\nGG\n"), name="up.fa.gz", limits=ReadLimits(max_records=1))
+    assert (pairs(parsed), parsed.errors, parsed.truncated) == ([("a", "AC")], (), notice("up.fa.gz", "1 record"))
 
 
 # ---------------------------------------------------------------- regions and Genome

@@ -50,7 +50,8 @@ class Budget:
     def take(self, n_bases: int) -> None:
         self.left -= n_bases
         if self.left < 0:
-            raise limit_reached(f"stopped at the limit of {self.max_bases:,} bases", self.name)
+            plural = "s" * (self.max_bases > 1)
+            raise limit_reached(f"stopped at the limit of {self.max_bases:,} base{plural}", self.name)
 
 
 class Bases:

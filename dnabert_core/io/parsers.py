@@ -378,7 +378,7 @@ def _finish(
                 yield item
                 continue
             if n_read == max_records:
-                raise limit_reached(f"stopped at the limit of {max_records:,} records", name)
+                raise limit_reached(f"stopped at the limit of {max_records:,} record{'s' * (max_records > 1)}", name)
             n_read += 1
             try:
                 record = _to_record(item, ids(item.name or f"seq{item.number}"), name, min_length)
