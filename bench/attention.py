@@ -6,7 +6,7 @@ For a batch of 32 random sequences of 300 bp and of 515 bp (512 tokens at k = 6)
 (``small``: 4 layers x 128) and a DNABERT-size random model (12 x 768), each case in a fresh process:
   (a) plain prediction: ``predict`` on the records (SDPA), the baseline;
   (b) ours: ``attention_landscapes`` on the same records (last layer, [CLS] row, every head, per-base scores):
-      one SDPA forward pass plus hooks that compute only the [CLS] rows from the layer's queries and keys;
+      one SDPA forward pass, layer by layer, computing only the [CLS] rows from the layer's queries and keys;
   (c) what DNABERT and bertviz do: the same landscape pipeline (tokenising, windows, per-base scores), but each batch
       goes through one eager forward pass with ``output_attentions=True`` (every layer's (batch, heads, n, n)
       matrix kept) and the [CLS] rows are read from the last one.

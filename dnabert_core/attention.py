@@ -1,11 +1,21 @@
-"""Only the attention rows asked for: hooks on a layer's query and key projections, SDPA for everything else.
+"""Only the attention rows asked for, computed from the layers' own queries and keys, never touching the model.
 
 SDPA cannot return attention weights, and ``output_attentions=True`` with eager attention materialises every layer's
 (batch, heads, n, n) matrix. The landscape needs one query row per head (``[CLS]``) or the mean over query rows, of a
-few layers. So a forward hook captures the query and key projections of the chosen layers, and the rows are computed
-from them as eager attention would: ``softmax(q k^T / sqrt(d) + mask)`` (dropout is off in eval mode). The mean over
-query rows is accumulated in blocks of query rows, so no layer's full matrix is ever held; full (heads, n, n) maps are
-computed only for the one layer a user views (``query="all"``).
+few layers. So the encoder is run one layer at a time, as ``BertModel`` runs it (its embeddings, its attention mask
+from ``create_bidirectional_mask``, then each ``BertLayer`` with SDPA): the hidden state entering a chosen layer gives
+that layer's query and key, ``layer.attention.self.query(h)`` and ``.key(h)``, exactly the projections the layer
+computes itself (absolute position embeddings: nothing else enters q or k; relative ones are refused). The rows are
+then computed as eager attention would: ``softmax(q k^T / sqrt(d) + mask)`` (dropout is off in eval mode). The mean
+over query rows is accumulated in blocks of query rows, so no layer's full matrix is ever held; full (heads, n, n)
+maps are computed only for the one layer a user views (``query="all"``). Only the current hidden state is held, never
+all layers' (``output_hidden_states`` would keep them and installs output-capturing hooks on the model), and without
+class probabilities the pass stops after the last chosen layer. With them, the classifier's head (pooler, dropout,
+classifier, as ``BertForSequenceClassification`` applies them) finishes the same pass.
+
+Re-entrant: the app shares one model between every user's thread. Nothing here registers a hook, sets an attribute or
+switches train/eval mode; each call only calls the model's modules as functions of their weights, so concurrent calls
+with different batch shapes never see each other's tensors.
 
 Padding: keys of padding positions get zero weight (as in the model), and only real query rows (``[CLS]``, k-mers,
 ``[SEP]``) enter the mean, so a padded batch gives exactly each sequence's rows run alone.
@@ -14,11 +24,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 import torch
+from transformers.masking_utils import create_bidirectional_mask
 
 from dnabert_core.errors import DnabertError
 from dnabert_core.model import LoadedModel
@@ -89,43 +98,6 @@ def _rows(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor, query: str) -> t
     return total / weights.sum(dim=1)[:, None, None]
 
 
-@contextmanager
-def capture_attention(model: torch.nn.Module, layers: Sequence[int], query: str, attention_mask: torch.Tensor):
-    """Within the block, a forward pass of ``model`` fills the yielded dict: layer index -> attention rows
-    (batch, heads, n) for "cls"/"mean", (batch, heads, n, n) for "all". ``attention_mask``: (batch, n), the mask of
-    the forward pass that follows."""
-    if query not in QUERIES:
-        raise DnabertError(f"unknown query {query!r}; choose one of {QUERIES}")
-    position_type = getattr(model.config, "position_embedding_type", "absolute")
-    if position_type != "absolute":
-        raise DnabertError(f"attention rows are computed for absolute position embeddings; this model uses "
-                           f"{position_type!r}")
-    found: dict[int, torch.Tensor] = {}
-    encoder_layers = _encoder_layers(model)
-    handles = []
-    for index in layers:
-        attention = encoder_layers[index].attention.self
-        store: dict[str, torch.Tensor] = {}
-        size = attention.attention_head_size
-
-        def split(x: torch.Tensor) -> torch.Tensor:  # (batch, n, heads * d) -> (batch, heads, n, d)
-            return x.view(x.shape[0], x.shape[1], -1, size).transpose(1, 2)
-
-        def on_query(_module, _inputs, output, store=store):
-            store["q"] = output
-
-        def on_key(_module, _inputs, output, store=store, index=index, split=split):
-            found[index] = _rows(split(store.pop("q")), split(output), attention_mask, query)
-
-        handles.append(attention.query.register_forward_hook(on_query))
-        handles.append(attention.key.register_forward_hook(on_key))
-    try:
-        yield found
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
 def attention_rows(
     loaded: LoadedModel,
     input_ids: torch.Tensor,
@@ -141,18 +113,52 @@ def attention_rows(
         return _layer_rows(loaded.model, input_ids, attention_mask, chosen, query)[0].cpu().numpy()
 
 
+def _check_encoder(model: torch.nn.Module, query: str) -> None:
+    """Refuse what the rows cannot be computed for: an unknown ``query``, relative position embeddings (they enter
+    the attention scores beside q k^T) and a decoder (its mask is causal)."""
+    if query not in QUERIES:
+        raise DnabertError(f"unknown query {query!r}; choose one of {QUERIES}")
+    config = model.config
+    position_type = getattr(config, "position_embedding_type", "absolute")
+    if position_type != "absolute":
+        raise DnabertError(f"attention rows are computed for absolute position embeddings; this model uses "
+                           f"{position_type!r}")
+    if getattr(config, "is_decoder", False):
+        raise DnabertError("attention rows are computed for a bidirectional encoder; this model is a decoder")
+
+
+def _query_key(attention: torch.nn.Module, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A layer's query and key from the hidden state entering it: (batch, n, hidden) -> 2 x (batch, heads, n, d)."""
+    size = attention.attention_head_size
+
+    def split(x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], x.shape[1], -1, size).transpose(1, 2)
+
+    return split(attention.query(hidden)), split(attention.key(hidden))
+
+
 def _layer_rows(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, chosen: list[int],
                 query: str, *, head: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One forward pass with hooks: rows of the chosen layers (batch, n_layers, heads, n[, n]), and with ``head`` the
-    classifier's softmax probabilities (batch, n_classes) from the same pass (else None)."""
-    with capture_attention(model, chosen, query, attention_mask) as found:
-        if head:
-            logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
-            probs = torch.softmax(logits.float(), dim=-1)
-        else:
-            model.base_model(input_ids=input_ids, attention_mask=attention_mask)
-            probs = None
-    return torch.stack([found[i] for i in chosen], dim=1), probs
+    """One forward pass, layer by layer: rows of the chosen layers (batch, n_layers, heads, n[, n]), and with
+    ``head`` the classifier's softmax probabilities (batch, n_classes) from the same pass (else None).
+
+    ``chosen``: sorted 0-based layers. Reads the model's modules only (see the module docstring)."""
+    _check_encoder(model, query)
+    base = model.base_model
+    encoder_layers = _encoder_layers(model)
+    hidden = base.embeddings(input_ids=input_ids)  # (batch, n, hidden): the input of layer 0
+    mask = create_bidirectional_mask(config=base.config, inputs_embeds=hidden, attention_mask=attention_mask)
+    found = []
+    for index in range(len(encoder_layers) if head else chosen[-1] + 1):
+        layer = encoder_layers[index]
+        if index in chosen:
+            found.append(_rows(*_query_key(layer.attention.self, hidden), attention_mask, query))
+        hidden = layer(hidden, mask)
+    rows = torch.stack(found, dim=1)
+    if not head:
+        return rows, None
+    logits = model.classifier(model.dropout(base.pooler(hidden)))
+    return rows, torch.softmax(logits.float(), dim=-1)
 
 
 def token_scores(

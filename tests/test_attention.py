@@ -1,4 +1,5 @@
-"""Attention rows from q/k hooks against ``output_attentions=True`` with eager attention (the reference)."""
+"""Attention rows from the layers' own queries and keys against ``output_attentions=True`` with eager attention (the
+reference)."""
 from __future__ import annotations
 
 import copy
@@ -71,6 +72,8 @@ def test_rows_equal_eager_output_attentions_in_a_padded_batch(pair, query):
             expected, got = reference, rows[b, :, :, :n, :n]
         np.testing.assert_allclose(got, expected, atol=1e-5)
         assert np.all(rows[b, ..., n:] == 0)  # padding keys get no weight
+    first = attention_rows(ours, ids, mask, layers=[0], query=query)  # the pass stops after layer 0
+    np.testing.assert_allclose(first, rows[:, :1], atol=1e-6)
 
 
 def test_rows_equal_eager_at_dnabert_size():
@@ -130,7 +133,7 @@ def test_unknown_query_and_reduction(pair):
         next(token_scores(ours, [record], query="all"))
 
 
-def test_relative_position_models_are_refused(pair):
+def test_relative_position_and_decoder_models_are_refused(pair):
     ours, _ = pair
     model = peaky_model(3)
     model.config.position_embedding_type = "relative_key"
@@ -138,3 +141,8 @@ def test_relative_position_models_are_refused(pair):
     ids, mask = padded(ours.tokenizer, ["ACGTACGT"])
     with pytest.raises(DnabertError, match="absolute position embeddings; this model uses 'relative_key'"):
         attention_rows(relative, ids, mask)
+    decoder = peaky_model(3)
+    decoder.config.is_decoder = True
+    causal = LoadedModel(model=decoder, tokenizer=ours.tokenizer, labels=("0", "1"), path="test")
+    with pytest.raises(DnabertError, match="bidirectional encoder; this model is a decoder"):
+        attention_rows(causal, ids, mask)

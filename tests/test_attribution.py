@@ -36,6 +36,30 @@ def test_completeness_attributions_sum_to_the_probability_change(loaded):
     assert total == pytest.approx(p_input - p_baseline + float(delta[0]), abs=1e-5)  # captum's delta definition
     assert abs(float(delta[0])) < 0.05 * abs(p_input - p_baseline)  # and it converged
     assert float(attributions[0, 0]) == 0 and float(attributions[0, -1]) == 0  # [CLS], [SEP] equal their baseline
+    assert all(p.grad is None for p in loaded.model.parameters())  # gradients to the embeddings only
+
+
+def test_equals_layer_integrated_gradients_on_the_embedding_layer(loaded):
+    """The reference: captum's LayerIntegratedGradients hooks the word-embedding layer (of a copy here) and integrates
+    over its output; ours passes the same interpolated embeddings as inputs_embeds."""
+    import copy
+
+    from captum.attr import LayerIntegratedGradients
+
+    rng = np.random.default_rng(3)
+    batch = loaded.tokenizer.batch([random_dna(rng, 30), random_dna(rng, 12)])
+    ids, mask = torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask)
+    model = copy.deepcopy(loaded.model)
+
+    def probability(input_ids, attention_mask):
+        return torch.softmax(model(input_ids=input_ids, attention_mask=attention_mask).logits, dim=-1)
+
+    reference, reference_delta = LayerIntegratedGradients(probability, model.bert.embeddings.word_embeddings).attribute(
+        inputs=ids, baselines=pad_baseline(ids), additional_forward_args=(mask,), target=1, n_steps=16,
+        return_convergence_delta=True)
+    attributions, delta = token_attributions(loaded, ids, mask, 1, n_steps=16, internal_batch_size=6)
+    np.testing.assert_allclose(attributions.numpy(), reference.sum(dim=-1).numpy(), atol=1e-6)
+    np.testing.assert_allclose(delta.numpy(), reference_delta.numpy(), atol=1e-6)
 
 
 def test_baseline_replaces_only_kmers():

@@ -1,4 +1,4 @@
-"""Integrated-gradients attributions per nucleotide (captum ``LayerIntegratedGradients`` on the k-mer embeddings).
+"""Integrated-gradients attributions per nucleotide (captum ``IntegratedGradients`` over the k-mer embeddings).
 
 What is attributed: the softmax probability of the target class, so a record's k-mer attributions sum to
 p(sequence) - p(baseline) up to the convergence delta that captum reports.
@@ -6,6 +6,14 @@ p(sequence) - p(baseline) up to the convergence delta that captum reports.
 Baseline: the same token sequence with every k-mer replaced by ``[PAD]``, whose word embedding is the zero vector
 (``padding_idx``; never trained); ``[CLS]``, ``[SEP]``, position and token-type embeddings are kept. So the path runs
 from "no k-mer information at any position" to the sequence, and ``[CLS]``/``[SEP]`` get zero attribution.
+
+How, without touching the shared model: the word embeddings of the sequence and of the baseline are looked up here
+(``word_embeddings(ids)``, no gradient), and captum integrates a forward function that passes the interpolated
+embeddings to the model as ``inputs_embeds`` (``BertEmbeddings`` adds position and token-type embeddings to them,
+exactly as to looked-up ones). This is what ``LayerIntegratedGradients`` on the embedding layer computes, without the
+hook it registers on that layer: the app's threads share one model, and a hook would fire on every other user's
+forward pass. Gradients are taken with ``torch.autograd.grad`` with respect to the embeddings only, so no parameter's
+``.grad`` is written. Integration steps run ``internal_batch_size`` rows per forward pass.
 
 Per-token attributions are summed over the embedding dimension, projected to bases by the covering rule of SPEC
 section 5 (mean over the k-mers covering a base) and, for long sequences, averaged over covering windows.
@@ -18,7 +26,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
-from captum.attr import LayerIntegratedGradients
+from captum.attr import IntegratedGradients
 
 from dnabert_core.errors import OptionError
 from dnabert_core.model import LoadedModel
@@ -43,16 +51,20 @@ def token_attributions(
     n_steps: int = 50,
     internal_batch_size: int = 64,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """IG of p(target) per token: (batch, n) attributions and (batch,) convergence deltas."""
+    """IG of p(target) per token: (batch, n) attributions and (batch,) convergence deltas. ``input_ids``,
+    ``attention_mask``: (batch, n). ``internal_batch_size``: rows per forward pass (batch x steps per pass)."""
     model = loaded.model
+    word_embeddings = model.base_model.embeddings.word_embeddings
+    with torch.no_grad():
+        inputs = word_embeddings(input_ids)  # (batch, n, hidden)
+        baselines = word_embeddings(pad_baseline(input_ids))  # zero vectors at the k-mers
 
-    def probability(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+    def probability(embeds: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(model(inputs_embeds=embeds, attention_mask=mask).logits.float(), dim=-1)
 
-    ig = LayerIntegratedGradients(probability, model.base_model.embeddings.word_embeddings)
-    attributions, delta = ig.attribute(
-        inputs=input_ids, baselines=pad_baseline(input_ids), additional_forward_args=(attention_mask,),
-        target=target, n_steps=n_steps, internal_batch_size=internal_batch_size, return_convergence_delta=True,
+    attributions, delta = IntegratedGradients(probability).attribute(
+        inputs=inputs, baselines=baselines, additional_forward_args=(attention_mask,), target=target,
+        n_steps=n_steps, internal_batch_size=internal_batch_size, return_convergence_delta=True,
     )
     return attributions.sum(dim=-1), delta
 
