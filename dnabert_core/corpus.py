@@ -62,9 +62,9 @@ def corpus_from_sequences(
     return pieces
 
 
-def mask_occurrences(text: str, sequences: Iterable[str], *, seed_length: int = 32) -> tuple[str, int]:
-    """``text`` with every exact occurrence of a sequence (either strand, any case) replaced by N; also the number of
-    bases masked.
+def occurrence_mask(text: str, sequences: Iterable[str], *, seed_length: int = 32) -> np.ndarray:
+    """True at every base of ``text`` inside an exact occurrence of one of ``sequences`` (either strand, any case):
+    (len(text),) bool.
 
     Candidates are found by each sequence's central ``seed_length``-mer (one dictionary lookup per text position) and
     kept only when the whole sequence matches there. Sequences shorter than the seed are ignored.
@@ -83,6 +83,13 @@ def mask_occurrences(text: str, sequences: Iterable[str], *, seed_length: int = 
             start = position - offset
             if start >= 0 and upper.startswith(strand, start):
                 masked[start : start + len(strand)] = True
+    return masked
+
+
+def mask_occurrences(text: str, sequences: Iterable[str], *, seed_length: int = 32) -> tuple[str, int]:
+    """``text`` with every exact occurrence of a sequence (either strand, any case) replaced by N; also the number of
+    bases masked (see ``occurrence_mask``)."""
+    masked = occurrence_mask(text, sequences, seed_length=seed_length)
     if not masked.any():
         return text, 0
     chars = np.frombuffer(text.encode("ascii"), dtype="S1").copy()
