@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from transformers import BertForMaskedLM
 
-from dnabert_core.baseline import fit_baseline
+from dnabert_core.baselines import fit_baseline
 from dnabert_core.cards import hardware, metrics_table, render_card
 from dnabert_core.corpus import corpus_from_sequences, mask_occurrences, piece_length
 from dnabert_core.errors import DnabertError
