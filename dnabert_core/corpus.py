@@ -7,6 +7,7 @@ Genome text is cut into non-overlapping pieces of 509 + k bp (510 k-mers, one fu
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -62,27 +63,81 @@ def corpus_from_sequences(
     return pieces
 
 
-def mask_occurrences(text: str, sequences: Iterable[str], *, seed_length: int = 32) -> tuple[str, int]:
-    """``text`` with every exact occurrence of a sequence (either strand, any case) replaced by N; also the number of
-    bases masked.
+_SEED_CODES = np.full(256, 4, dtype=np.uint8)  # byte -> 2-bit base code; 4: not A/C/G/T
+for _code, _base in enumerate(b"ACGT"):
+    _SEED_CODES[_base] = _code
 
-    Candidates are found by each sequence's central ``seed_length``-mer (one dictionary lookup per text position) and
-    kept only when the whole sequence matches there. Sequences shorter than the seed are ignored.
+
+_ACGT_ONLY = re.compile("[ACGT]*")
+_CLEAN_SEED = {n: re.compile(f"(?=[ACGT]{{{n}}})") for n in range(1, 33)}  # starts of A/C/G/T-only n-mers
+_DIGITS = str.maketrans("ACGT", "0123")  # a seed's hash is its bases read as a base-4 number
+
+
+def _seed_hashes(codes: np.ndarray, seed_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``seed_length``-window of 2-bit ``codes`` (L,) as one integer (its bases, 2 bits each), and whether it
+    holds A/C/G/T only: (L - seed_length + 1,) uint64 and bool.
+
+    Built by doubling: hashes of windows of 1, 2, 4, ... bases, the binary digits of ``seed_length`` concatenated.
     """
-    where: dict[str, list[tuple[int, str]]] = {}
-    for sequence in sequences:
-        if len(sequence) < seed_length:
-            continue
-        for strand in (sequence.upper(), reverse_complement(sequence.upper())):
-            offset = (len(strand) - seed_length) // 2
-            where.setdefault(strand[offset : offset + seed_length], []).append((offset, strand))
+    n = codes.size - seed_length + 1
+    block, power = 1, (codes & 3).astype(np.uint64)  # power: hashes of the windows of ``block`` bases
+    result, done, bits = np.zeros(n, dtype=np.uint64), 0, seed_length
+    while bits:
+        if bits & 1:
+            result = (result << np.uint64(2 * block)) | power[done : done + n]
+            done += block
+        bits >>= 1
+        if bits:
+            m = power.size - block
+            power = (power[:m] << np.uint64(2 * block)) | power[block : block + m]
+            block *= 2
+    other = np.concatenate([[0], np.cumsum(codes == 4, dtype=np.int64)])
+    return result, other[seed_length:] == other[:-seed_length]
+
+
+def occurrence_mask(text: str, sequences: Iterable[str], *, seed_length: int = 32) -> np.ndarray:
+    """True at every base of ``text`` inside an exact occurrence of one of ``sequences`` (either strand, any case):
+    (len(text),) bool.
+
+    Candidates are the text positions whose ``seed_length``-mer (at most 32) equals a sequence's central one (the
+    nearest A/C/G/T-only one when the central one holds another letter), found by comparing 2-bit hashes of every
+    text position at once; a candidate counts when the whole sequence matches there. Sequences shorter than the
+    seed, or without a seed of A/C/G/T only (mostly N), are ignored.
+    """
+    if not 1 <= seed_length <= 32:
+        raise ValueError(f"seed_length must be from 1 to 32 (64 bits of bases), got {seed_length}")
     upper = text.upper()
     masked = np.zeros(len(text), dtype=bool)
-    for position in range(len(text) - seed_length + 1):
-        for offset, strand in where.get(upper[position : position + seed_length], ()):
-            start = position - offset
+    strands = {strand for sequence in sequences if len(sequence) >= seed_length
+               for strand in (sequence.upper(), reverse_complement(sequence.upper()))}
+    if not strands or len(text) < seed_length:
+        return masked
+    hashes, clean = _seed_hashes(_SEED_CODES[np.frombuffer(upper.encode("ascii", "replace"), dtype=np.uint8)],
+                                 seed_length)
+    where: dict[int, list[tuple[int, str]]] = {}
+    for strand in sorted(strands):
+        centre = (len(strand) - seed_length) // 2
+        offsets = [centre] if _ACGT_ONLY.fullmatch(strand, centre, centre + seed_length) else sorted(
+            (m.start() for m in _CLEAN_SEED[seed_length].finditer(strand)), key=lambda o: abs(o - centre))
+        if offsets:
+            seed = strand[offsets[0] : offsets[0] + seed_length]
+            where.setdefault(int(seed.translate(_DIGITS), 4), []).append((offsets[0], strand))
+    if not where:
+        return masked
+    keys = np.sort(np.fromiter(where, dtype=np.uint64, count=len(where)))
+    slots = np.minimum(np.searchsorted(keys, hashes), keys.size - 1)
+    for position in np.flatnonzero(clean & (keys[slots] == hashes)):
+        for offset, strand in where[int(hashes[position])]:
+            start = int(position) - offset
             if start >= 0 and upper.startswith(strand, start):
                 masked[start : start + len(strand)] = True
+    return masked
+
+
+def mask_occurrences(text: str, sequences: Iterable[str], *, seed_length: int = 32) -> tuple[str, int]:
+    """``text`` with every exact occurrence of a sequence (either strand, any case) replaced by N; also the number of
+    bases masked (see ``occurrence_mask``)."""
+    masked = occurrence_mask(text, sequences, seed_length=seed_length)
     if not masked.any():
         return text, 0
     chars = np.frombuffer(text.encode("ascii"), dtype="S1").copy()

@@ -5,24 +5,24 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from transformers import BertForMaskedLM
 
-from dnabert_core.baseline import fit_baseline
+from dnabert_core.baselines import fit_baseline
 from dnabert_core.cards import hardware, metrics_table, render_card
 from dnabert_core.corpus import corpus_from_sequences, mask_occurrences, piece_length
 from dnabert_core.errors import DnabertError
 from dnabert_core.io import Genome, parse_region
 from dnabert_core.folder import METRIC_COLUMNS
 from dnabert_core.metrics import classification_curves, classification_metrics
+from dnabert_core.mlm_baselines import flank_baseline, unigram_baseline
 from dnabert_core.model import TRAINING_LENGTH_KEY, build_config, load_model, save_model
 from dnabert_core.predict import predict
 from dnabert_core.records import SequenceRecord
-from dnabert_core.tokenizer import N_SPECIAL, KmerTokenizer, kmer_token_ids
+from dnabert_core.tokenizer import KmerTokenizer
 from dnabert_core.train import (
     Run,
     TrainConfig,
@@ -61,24 +61,6 @@ def split_genome(genome: Genome, regions: list[str] | None, holdout: str | None)
     if held:
         held_out.append((holdout, genome.fetch(*held)))
     return GenomeSplit(train=train, held_out=held_out)
-
-
-def unigram_baseline(train_pieces: list[str], eval_pieces: list[str], k: int) -> dict:
-    """Trivial baselines on held-out k-mers: accuracy of always predicting the most frequent training k-mer, and the
-    cross-entropy of the training k-mer frequencies (add-one smoothed)."""
-    counts = Counter()
-    for piece in train_pieces:
-        counts.update(kmer_token_ids(piece, k).tolist())
-    vocab = N_SPECIAL + 4**k
-    frequencies = np.ones(vocab)
-    for token, n in counts.items():
-        frequencies[token] += n
-    frequencies[:N_SPECIAL] = 0
-    probabilities = frequencies / frequencies.sum()
-    held = np.concatenate([kmer_token_ids(p, k) for p in eval_pieces])
-    held = held[held >= N_SPECIAL]
-    most = int(np.argmax(frequencies))
-    return {"accuracy": float(np.mean(held == most)), "loss": float(-np.mean(np.log(probabilities[held])))}
 
 
 def pretrain_genome(
@@ -135,6 +117,7 @@ def pretrain_genome(
         return run
     held = masked_lm_metrics(run.model, tokenizer, eval_pieces, batch_size=32, seed=config.seed)
     baseline = unigram_baseline(pieces, eval_pieces, k)
+    flank = flank_baseline(pieces, eval_pieces, k, batch_size=32, seed=config.seed)
     n_params = sum(p.numel() for p in run.model.parameters())
     card = render_card(
         f"{output.name}: DNABERT-style masked-LM encoder (k={k})",
@@ -154,8 +137,12 @@ def pretrain_genome(
             + (f" Continued from `{Path(init).name}`." if init else ""),
             "Held-out evaluation": f"Region never trained on: {holdout} ({len(eval_pieces)} pieces). Masked k-mer "
             f"accuracy and cross-entropy on masked positions, against the trivial baselines (always the most "
-            f"frequent training k-mer; training k-mer frequencies):\n\n"
-            + metrics_table({"this model": held, "unigram baseline": baseline}, ["accuracy", "loss"]),
+            f"frequent training k-mer; training k-mer frequencies) and the flank baseline: the most frequent "
+            f"training k-mer that agrees with the bases the unmasked neighbouring k-mers show (with k-span masking "
+            f"they show most of a masked k-mer), scored on the same masks as the model "
+            f"(add-one smoothed over the agreeing k-mers):\n\n"
+            + metrics_table({"this model": held, "unigram baseline": baseline, "flank baseline": flank},
+                            ["accuracy", "loss"]),
             "Training": f"{run.step} steps, global batch {config.batch_size}, AdamW (0.9, 0.98, eps 1e-6, weight "
             f"decay {config.weight_decay}), peak lr {config.lr}, {config.warmup_steps} warm-up steps then linear "
             f"decay, mask probability {config.mask_probability}, dropout {run.model.config.hidden_dropout_prob}, seed "

@@ -16,7 +16,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,7 +28,7 @@ from safetensors.torch import load_file
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
 from dnabert_core.errors import DnabertError
-from dnabert_core.masking import IGNORE_INDEX, mask_batch
+from dnabert_core.masking import IGNORE_INDEX, MaskedBatch, mask_batch
 from dnabert_core.model import save_model, tied_parameter_names
 from dnabert_core.tokenizer import PAD_ID, KmerTokenizer
 
@@ -328,24 +328,33 @@ class MaskedPositionsLM(torch.nn.Module):
         return self.model.cls(hidden[selected])
 
 
+def held_out_masks(
+    tokenizer: KmerTokenizer, pieces: Sequence[str], *, batch_size: int, seed: int, mask_probability: float = 0.025,
+) -> Iterator[MaskedBatch]:
+    """The fixed masks of held-out evaluation: ``pieces`` in batches of ``batch_size``, masked with one generator
+    seeded by ``seed``. The model's metrics and the masked-LM baselines score exactly these masks."""
+    generator = torch.Generator().manual_seed(seed)
+    for first in range(0, len(pieces), batch_size):
+        ids = pad_ids(tokenizer.encode_many(list(pieces[first : first + batch_size])))
+        yield mask_batch(ids, tokenizer.k, tokenizer.vocab_size, probability=mask_probability, generator=generator)
+
+
 def masked_lm_metrics(
     model: PreTrainedModel, tokenizer: KmerTokenizer, pieces: Sequence[str], *, batch_size: int, seed: int,
     mask_probability: float = 0.025,
 ) -> dict:
-    """Masked-LM loss and masked-token accuracy on held-out ``pieces`` with fixed masks (generator seeded by ``seed``).
+    """Masked-LM loss and masked-token accuracy on held-out ``pieces`` with fixed masks (``held_out_masks``).
 
-    Returns {"loss", "accuracy", "n_masked"}; the most-frequent-k-mer baseline is computed by the caller.
+    Returns {"loss", "accuracy", "n_masked"}; the baselines (``dnabert_core.mlm_baselines``) are computed by the
+    caller on the same masks.
     """
-    generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     loss_sum = correct = count = 0.0
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        for first in range(0, len(pieces), batch_size):
-            ids = pad_ids(tokenizer.encode_many(list(pieces[first : first + batch_size])))
-            masked = mask_batch(ids, tokenizer.k, tokenizer.vocab_size, probability=mask_probability,
-                                generator=generator)
+        for masked in held_out_masks(tokenizer, pieces, batch_size=batch_size, seed=seed,
+                                     mask_probability=mask_probability):
             inputs, labels = masked.input_ids.to(device), masked.labels.to(device)
             logits = model(input_ids=inputs, attention_mask=(inputs != PAD_ID).long()).logits.float()
             selected = labels != IGNORE_INDEX

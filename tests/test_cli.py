@@ -190,7 +190,7 @@ def test_pretrain_writes_model_folder_card_and_curve(tmp_path, capsys):
     assert {"config.json", "model.safetensors", "vocab.txt", "README.md", "loss_curve.png", "metrics.jsonl"} <= {
         p.name for p in out.iterdir()}
     card = (out / "README.md").read_text()
-    assert "Region never trained on: chrT:3001-3600" in card and "unigram baseline" in card
+    assert "Region never trained on: chrT:3001-3600" in card and "unigram baseline" in card and "flank baseline" in card
     assert "training regions: chrT:1-3000" in card
     assert load_model(out, task="mlm").k == 4
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from dnabert_core.baseline import fit_baseline, kmer_features
+from dnabert_core.baselines import fit_baseline, kmer_features
 from dnabert_core.metrics import classification_metrics
 from tests.conftest import random_dna
 

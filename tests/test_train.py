@@ -14,10 +14,10 @@ import torch
 from safetensors.torch import load_file
 from transformers import BertForMaskedLM, BertForSequenceClassification
 
-from dnabert_core.corpus import cut_pieces, mask_occurrences, piece_length
+from dnabert_core.corpus import cut_pieces, mask_occurrences, occurrence_mask, piece_length
 from dnabert_core.errors import DnabertError
 from dnabert_core.model import build_config
-from dnabert_core.tokenizer import KmerTokenizer
+from dnabert_core.tokenizer import KmerTokenizer, reverse_complement
 from dnabert_core.train import TrainConfig, batch_indices, finetune, masked_lm_metrics, pretrain
 from tests.conftest import TINY, random_dna
 
@@ -221,3 +221,21 @@ def test_dropout_setting_reaches_every_layer_and_the_saved_model(tmp_path):
     assert saved["hidden_dropout_prob"] == 0.0 and saved["attention_probs_dropout_prob"] == 0.0
     with pytest.raises(DnabertError, match="dropout must be in"):
         set_dropout(model, 1.5)
+
+
+def test_occurrence_mask_matches_a_naive_search():
+    rng = np.random.default_rng(3)
+    text = random_dna(rng, 3000)
+    queries = [text[100:160], text[500:540], text[2000:2200]]  # the second also planted on the reverse strand
+    gapped = text[1000:1050] + "N" + text[1051:1100]  # an N at the centre: found by a seed beside it
+    text = text[:1000] + gapped + text[1100:2500] + reverse_complement(text[500:540]) + text[2540:]
+    queries += [gapped, "ACGT" * 5, "N" * 40]  # shorter than the seed, and without an A/C/G/T-only seed: ignored
+    expected = np.zeros(len(text), dtype=bool)
+    for query in queries[:4]:
+        for strand in (query, reverse_complement(query)):
+            for start in range(len(text) - len(strand) + 1):
+                if text.startswith(strand, start):
+                    expected[start : start + len(strand)] = True
+    found = occurrence_mask(text.lower(), queries)
+    assert expected[1000:1100].all() and expected[2500:2540].all()
+    np.testing.assert_array_equal(found, expected)
