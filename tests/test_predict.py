@@ -7,7 +7,7 @@ import torch
 
 from dnabert_core.errors import DnabertError
 from dnabert_core.model import load_model
-from dnabert_core.predict import embed, predict, with_precision
+from dnabert_core.predict import embed, map_windows, predict, with_precision
 from dnabert_core.records import SequenceRecord
 from tests.conftest import random_dna
 
@@ -42,6 +42,25 @@ def test_padded_batches_equal_each_sequence_alone(loaded, eager):
         assert prediction.length == len(record.sequence) and prediction.window_probs.shape == (1, 2)
         np.testing.assert_allclose(prediction.probs, reference_probs(eager, record.sequence), atol=1e-6)
         assert prediction.probs.sum() == pytest.approx(1.0)
+
+
+def test_token_budget_caps_padded_tokens_and_rows(loaded, eager):
+    records = make_records(40)
+    shapes = []
+
+    def record_shape(input_ids, attention_mask):
+        shapes.append(tuple(input_ids.shape))
+        return np.zeros((len(input_ids), 1))
+
+    list(map_windows(loaded, records, record_shape, batch_size=6, token_budget=100))
+    assert sum(rows for rows, _ in shapes) == len(records)
+    assert all(rows <= 6 and (rows * width <= 100 or rows == 1) for rows, width in shapes)
+    assert max(rows for rows, _ in shapes) == 6 and min(rows for rows, _ in shapes) < 6  # short fill, long don't
+    budgeted = list(predict(loaded, records, batch_size=6, token_budget=100))
+    for prediction, record in zip(budgeted, records):
+        np.testing.assert_allclose(prediction.probs, reference_probs(eager, record.sequence), atol=1e-6)
+    with pytest.raises(DnabertError, match="token_budget must be at least 1"):
+        list(predict(loaded, records, token_budget=0))
 
 
 def test_long_sequences_are_windowed_and_aggregated(loaded, eager):
