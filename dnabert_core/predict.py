@@ -35,6 +35,12 @@ PRECISIONS = ("float32", "bfloat16", "int8")
 AGGREGATES = ("mean", "max")
 POOLINGS = ("cls", "mean")
 MAX_UNKNOWN_FRACTION = 0.5
+# Padded tokens per forward pass when ``token_budget`` is None. CPU: the shipped-size model (4 x 128, 1 free core)
+# peaks at 2,000-8,000 tokens a batch (13-16 rows of 297 tokens, 32 of 128, 4-16 of 512) and loses 5-10% at
+# 10,000-19,000 (32-64 rows of 297), where activations leave the cache (bench/bench_predict.py --sweep). A GPU
+# stays busy with bigger batches; there the row cap (``batch_size``) decides unless it is raised.
+CPU_TOKEN_BUDGET = 4096
+CUDA_TOKEN_BUDGET = 65536
 
 
 @dataclass(frozen=True)
@@ -112,28 +118,33 @@ def map_windows(
     chunk_size: int = 1024,
     progress: Progress | None = None,
     grad: bool = False,
+    token_budget: int | None = None,
 ) -> Iterator[WindowOutputs]:
     """Run ``fn(input_ids, attention_mask) -> (batch, ...)`` over every window of every record, in input order.
 
-    Memory stays flat: at most ``chunk_size`` records are held at once. ``progress(done, total)`` is called after each
-    chunk; ``total`` is 0 when ``records`` has no length. ``fn`` runs under ``torch.inference_mode`` unless ``grad``
+    Windows are sorted by length; a batch holds as many as fit ``token_budget`` padded tokens, at most ``batch_size``
+    (None: ``CPU_TOKEN_BUDGET`` = 4,096 on the CPU, ``CUDA_TOKEN_BUDGET`` = 65,536 on other devices). Memory stays
+    flat: at most ``chunk_size`` records are held at once. ``progress(done, total)`` is called after each chunk;
+    ``total`` is 0 when ``records`` has no length. ``fn`` runs under ``torch.inference_mode`` unless ``grad``
     (attribution methods need gradients).
     """
     if batch_size < 1 or chunk_size < 1:
         raise OptionError(f"batch_size and chunk_size must be at least 1, got {batch_size} and {chunk_size}")
+    if token_budget is not None and token_budget < 1:
+        raise OptionError(f"token_budget must be at least 1 (or None for the device's default), got {token_budget}")
     total = len(records) if hasattr(records, "__len__") else 0
     done = 0
     chunk: list[SequenceRecord] = []
     for record in records:
         chunk.append(record)
         if len(chunk) == chunk_size:
-            yield from _run_chunk(loaded, chunk, fn, window, step, batch_size, grad)
+            yield from _run_chunk(loaded, chunk, fn, window, step, batch_size, grad, token_budget)
             done += len(chunk)
             chunk = []
             if progress:
                 progress(done, total)
     if chunk:
-        yield from _run_chunk(loaded, chunk, fn, window, step, batch_size, grad)
+        yield from _run_chunk(loaded, chunk, fn, window, step, batch_size, grad, token_budget)
         done += len(chunk)
         if progress:
             progress(done, total)
@@ -147,6 +158,7 @@ def _run_chunk(
     step: int | None,
     batch_size: int,
     grad: bool,
+    token_budget: int | None = None,
 ) -> Iterator[WindowOutputs]:
     tokenizer = loaded.tokenizer
     size = loaded.window_size(window)
@@ -158,8 +170,7 @@ def _run_chunk(
     scored.sort(key=lambda item: item[2].size)
     outputs: list[list[np.ndarray | None]] = [[None] * len(s) for s in starts]
     with torch.enable_grad() if grad else torch.inference_mode():
-        for first in range(0, len(scored), batch_size):
-            batch = scored[first : first + batch_size]
+        for batch in _batches(scored, batch_size, token_budget, loaded.device):
             result = fn(*_padded(batch, loaded.device))
             for row, (r, w, _) in enumerate(batch):
                 outputs[r][w] = result[row]
@@ -238,6 +249,21 @@ def windowed_kmer_values(
                           n_kmers=n_kmers, extras=windows.outputs[:, m_max:])
 
 
+def _batches(items: list[tuple], batch_size: int, token_budget: int | None, device: torch.device) -> Iterator[list]:
+    """Consecutive runs of length-sorted ``items`` (``item[2]``: token ids): each takes as many as fit ``token_budget``
+    padded tokens (rows x the longest, the last), at most ``batch_size`` rows and at least one. ``token_budget`` None:
+    ``CPU_TOKEN_BUDGET`` on the CPU, ``CUDA_TOKEN_BUDGET`` elsewhere."""
+    if token_budget is None:
+        token_budget = CPU_TOKEN_BUDGET if device.type == "cpu" else CUDA_TOKEN_BUDGET
+    first = 0
+    while first < len(items):
+        end = first + 1
+        while end < len(items) and end - first < batch_size and (end - first + 1) * items[end][2].size <= token_budget:
+            end += 1
+        yield items[first:end]
+        first = end
+
+
 def class_probabilities(loaded: LoadedModel) -> BatchFn:
     """A ``BatchFn`` giving softmax class probabilities: (batch, n_classes) float64."""
     loaded.require_classifier()
@@ -260,17 +286,20 @@ def predict(
     batch_size: int = 32,
     chunk_size: int = 1024,
     progress: Progress | None = None,
+    token_budget: int | None = None,
 ) -> Iterator[Prediction]:
     """Class probabilities per record, in input order; long records are scored in windows and aggregated.
 
     ``aggregate``: "mean" of the informative windows' probabilities, or "max": the window with the highest probability
     of class ``target`` ("is there a site anywhere in this region"); ``target`` defaults to the positive (last) class
     of a binary model and must be given for more classes. Per-window probabilities are kept in the ``Prediction``.
+    ``batch_size`` caps the rows of a forward pass, ``token_budget`` its padded tokens (see ``map_windows``).
     """
     aggregate_target(loaded, aggregate, target)
     fn = class_probabilities(loaded)
     for out in map_windows(
-        loaded, records, fn, window=window, step=step, batch_size=batch_size, chunk_size=chunk_size, progress=progress
+        loaded, records, fn, window=window, step=step, batch_size=batch_size, chunk_size=chunk_size, progress=progress,
+        token_budget=token_budget,
     ):
         yield window_prediction(out.record, out.starts, out.outputs, aggregate, target)
 
@@ -322,6 +351,7 @@ def embed(
     batch_size: int = 32,
     chunk_size: int = 1024,
     progress: Progress | None = None,
+    token_budget: int | None = None,
 ) -> Iterator[Embedding]:
     """Sequence embeddings from the last encoder layer: the ``[CLS]`` vector or the mean over k-mer tokens
     (mask-aware: ``[CLS]``, ``[SEP]`` and padding excluded); informative windows of long records are averaged (NaN
@@ -342,7 +372,8 @@ def embed(
         return ((hidden * weights).sum(dim=1) / weights.sum(dim=1)).cpu().double().numpy()
 
     for out in map_windows(
-        loaded, records, fn, window=window, step=step, batch_size=batch_size, chunk_size=chunk_size, progress=progress
+        loaded, records, fn, window=window, step=step, batch_size=batch_size, chunk_size=chunk_size, progress=progress,
+        token_budget=token_budget,
     ):
         vectors = out.outputs[out.informative]
         vector = vectors.mean(axis=0) if len(vectors) else np.full(out.outputs.shape[1], np.nan)

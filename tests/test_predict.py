@@ -7,7 +7,7 @@ import torch
 
 from dnabert_core.errors import DnabertError
 from dnabert_core.model import load_model
-from dnabert_core.predict import embed, predict, with_precision
+from dnabert_core.predict import embed, map_windows, predict, with_precision
 from dnabert_core.records import SequenceRecord
 from tests.conftest import random_dna
 
@@ -87,6 +87,26 @@ def test_max_aggregate_on_several_classes_needs_a_target(tmp_path):
         list(predict(three, [record], aggregate="max"))
     (best,) = predict(three, [record], aggregate="max", target=1, window=50)
     assert np.array_equal(best.probs, best.window_probs[best.window_probs[:, 1].argmax()])
+
+
+def test_token_budget_caps_padded_tokens_and_rows(loaded, eager):
+    records = make_records(40)
+    shapes = []
+
+    def record_shape(input_ids, attention_mask):
+        shapes.append(tuple(input_ids.shape))
+        return np.zeros((len(input_ids), 1))
+
+    list(map_windows(loaded, records, record_shape, batch_size=6, token_budget=100))
+    scored = [r for r in records if not mostly_unknown(r.sequence)]
+    assert sum(rows for rows, _ in shapes) == len(scored)  # windows mostly N are not run
+    assert all(rows <= 6 and (rows * width <= 100 or rows == 1) for rows, width in shapes)
+    assert max(rows for rows, _ in shapes) == 6 and min(rows for rows, _ in shapes) < 6  # short fill, long don't
+    budgeted = list(predict(loaded, scored, batch_size=6, token_budget=100))
+    for prediction, record in zip(budgeted, scored):
+        np.testing.assert_allclose(prediction.probs, reference_probs(eager, record.sequence), atol=1e-6)
+    with pytest.raises(DnabertError, match="token_budget must be at least 1"):
+        list(predict(loaded, records, token_budget=0))
 
 
 def test_long_sequences_are_windowed_and_aggregated(loaded, eager):
