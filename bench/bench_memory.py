@@ -19,8 +19,8 @@ record of ``--long-mb`` (default 50) million random bases, FASTA with 60-column 
 model's window, half-window step: one output row, every window's probabilities kept), and (b) 100,000 records of
 300 bp (the largest row of the first table; run on its own when ``--sizes`` leaves it out).
 
-Run: ``PYTHONPATH=. .venv/bin/python bench/bench_memory.py`` (about 8 minutes on 2 cores) or add ``--quick`` (2,500
-and 10,000 sequences and a 5 Mb record, about 2 minutes).
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_memory.py`` (about 25 minutes on one free core, 10 of them the 50 Mb
+record) or add ``--quick`` (2,500 and 10,000 sequences and a 5 Mb record, about 5 minutes).
 
 Target: ours stays flat: its peak RSS at 100,000 sequences is within 10 MB of its peak at the first size holding at
 least two chunks (10,000); 1,000 sequences fit one chunk and never reach the steady state. The bytes per extra
