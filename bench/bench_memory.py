@@ -14,8 +14,13 @@ The model is a tiny random one (``build_config(6, layers=1, hidden=32, heads=2, 
 memory profile of parsing, batching and writing, not model speed. ``--threads`` defaults to 1 because on a shared
 2-core machine two OpenMP threads of a tiny model mostly wait for each other; it does not change the memory profile.
 
-Run: ``cd /work/main && PYTHONPATH=. .venv/bin/python bench/bench_memory.py`` (about 5 minutes on 2 cores) or add
-``--quick`` (2,500 and 10,000 sequences, about a minute).
+A second table holds the two cases of the issue, each in its own subprocess beside the floor: ours on (a) a single
+record of ``--long-mb`` (default 50) million random bases, FASTA with 60-column lines, predicted in windows (the
+model's window, half-window step: one output row, every window's probabilities kept), and (b) 100,000 records of
+300 bp (the largest row of the first table; run on its own when ``--sizes`` leaves it out).
+
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_memory.py`` (about 25 minutes on one free core, 10 of them the 50 Mb
+record) or add ``--quick`` (2,500 and 10,000 sequences and a 5 Mb record, about 5 minutes).
 
 Target: ours stays flat: its peak RSS at 100,000 sequences is within 10 MB of its peak at the first size holding at
 least two chunks (10,000); 1,000 sequences fit one chunk and never reach the steady state. The bytes per extra
@@ -39,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 FLAT_TOLERANCE_MB = 10.0
 CHUNK = 1024  # records the CLI holds at once (its --chunk-size default)
+SHORT_RECORDS = 100_000
 
 LOAD_ALL = """
 import csv, sys
@@ -89,6 +95,17 @@ def write_fasta(path: Path, n: int, length: int, rng: np.random.Generator) -> No
             handle.write("\n".join(lines) + "\n")
 
 
+def write_long_fasta(path: Path, n_bases: int, rng: np.random.Generator) -> None:
+    """One record of ``n_bases`` random ACGT bases, 60 a line, written in blocks of 983,040 bases (16,384 lines)."""
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)
+    block = 60 * 16384
+    with path.open("w", encoding="ascii") as handle:
+        handle.write(">long\n")
+        for first in range(0, n_bases, block):
+            text = letters[rng.integers(0, 4, size=min(block, n_bases - first))].tobytes().decode("ascii")
+            handle.write("\n".join(text[i : i + 60] for i in range(0, len(text), 60)) + "\n")
+
+
 def build_model(folder: Path) -> None:
     """Save the tiny random classifier used for every run."""
     import torch
@@ -128,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2,500 and 10,000 sequences (smoke run)")
     parser.add_argument("--sizes", default=None, help="comma-separated numbers of sequences (default 1000,10000,100000)")
     parser.add_argument("--length", type=int, default=300, help="sequence length in bp")
+    parser.add_argument("--long-mb", type=float, default=None,
+                        help="million bases of the single long record (default 50; 5 with --quick)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of both subprocesses")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -154,6 +173,28 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((n, ours_mb, base_mb, ours_s, base_s, fasta.stat().st_size / 2**20))
             fasta.unlink()
 
+        def ours_alone(fasta: Path, output: Path) -> tuple[float, float]:
+            return peak_rss([PYTHON, "-m", "viz.cli", "predict", "-m", str(model), str(fasta), "-o", str(output),
+                             "--quiet", "--threads", str(args.threads)])
+
+        issue_rows = []
+        long_bases = int((args.long_mb if args.long_mb is not None else (5 if args.quick else 50)) * 1e6)
+        fasta = folder / "long.fa"
+        write_long_fasta(fasta, long_bases, rng)
+        long_mb, long_s = ours_alone(fasta, folder / "long.tsv")
+        assert count_rows(folder / "long.tsv") == 1
+        issue_rows.append((f"1 record of {long_bases / 1e6:g} Mb (windows of the model's length)",
+                           fasta.stat().st_size / 2**20, long_mb, long_s))
+        fasta.unlink()
+        short = next((row for row in rows if row[0] == SHORT_RECORDS), None)
+        if short is None:
+            fasta = folder / "short.fa"
+            write_fasta(fasta, SHORT_RECORDS, args.length, rng)
+            short_mb, short_s = ours_alone(fasta, folder / "short.tsv")
+            short = (SHORT_RECORDS, short_mb, 0.0, short_s, 0.0, fasta.stat().st_size / 2**20)
+            fasta.unlink()
+        issue_rows.append((f"{SHORT_RECORDS:,} records of {args.length} bp", short[5], short[1], short[3]))
+
     print(f"Peak RSS of predicting random {args.length} bp FASTA files (tiny random model, {args.threads} torch "
           f"thread(s), /usr/bin/time -v); floor = imports + model load, no sequences: {floor_mb:.0f} MB. "
           f"Ratio = load-all / ours. Both write identical TSVs.\n")
@@ -175,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     growth = last[1] - first[1]
     verdict = "flat" if growth <= FLAT_TOLERANCE_MB else "NOT flat"
     print(f"\nours is {verdict} (target: within {FLAT_TOLERANCE_MB:.0f} MB from {first[0]:,} to {last[0]:,})")
+    print(f"\nThe issue's two cases (ours, one subprocess each; floor {floor_mb:.0f} MB):\n")
+    print("| case | FASTA (MB) | peak RSS ours (MB) | above floor (MB) | time (s) |")
+    print("|---|---:|---:|---:|---:|")
+    for case, fasta_mb, peak_mb, seconds in issue_rows:
+        print(f"| {case} | {fasta_mb:.1f} | {peak_mb:.0f} | {peak_mb - floor_mb:+.0f} | {seconds:.1f} |")
     return 0
 
 

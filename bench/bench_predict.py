@@ -1,36 +1,46 @@
-"""Prediction throughput: ``dnabert_core.predict.predict`` against the naive one-sequence-at-a-time loop.
+"""Prediction throughput: ``predict`` against the recipe a competent transformers user writes, and the naive loop.
 
 Models (random weights, k = 6, 2 classes), each saved with ``save_model`` to a temp folder and read back:
-``build_config(6, size="mini")`` (4 layers, hidden 256, 4 heads, intermediate 1024) and ``size="dnabert"`` (12 x 768,
-12 heads, 3072). Inputs: random 300 bp sequences (297 tokens with ``[CLS]``/``[SEP]``).
+``build_config(6, size="small")`` (the shipped size: 4 layers, hidden 128, 4 heads, intermediate 512) and
+``size="dnabert"`` (12 x 768, 12 heads, 3072; skipped by ``--quick``). Two input sets per model: random 300 bp
+sequences (297 tokens with ``[CLS]``/``[SEP]``) and mixed lengths, uniform in 100-515 bp (97-512 tokens: one window
+each), where length bucketing matters. The same records go through every path:
 
-- baseline: transformers' ``BertTokenizer`` on space-separated k-mers, ``BertForSequenceClassification
+- naive: the folder's ``BertTokenizer`` on space-separated k-mers, ``BertForSequenceClassification
   .from_pretrained(folder, attn_implementation="eager")``, ``torch.no_grad()``, softmax, one sequence at a time;
-- ours: ``predict(load_model(folder), records, batch_size=b)`` (SDPA, eval, inference mode) for each b in
-  ``--batch-sizes`` (1, 4, 8, 16, 32, 64); the best is the headline;
+- competent: the same tokenizer on 32 sequences at a time (``padding=True``, input order),
+  ``BertForSequenceClassification.from_pretrained(folder)`` with transformers' default attention (SDPA),
+  ``torch.inference_mode()``, softmax;
+- ours float32: ``predict(load_model(folder), records)`` with its defaults (windows sorted by length within a chunk,
+  batches of at most 32 rows and ``CPU_TOKEN_BUDGET`` padded tokens);
+- ours int8: ``predict(with_precision(loaded, "int8"), records)`` (dynamic quantisation of the Linear layers), and the
+  largest change of any probability against ours float32 on the same records.
+
+Further tables: ``--sweep`` (shipped size only) times ours at fixed token budgets (row cap 256) and at fixed batch
+sizes (no budget): the measurement behind ``CPU_TOKEN_BUDGET``; bfloat16 (few sequences: no native support on AVX2);
+model FLOPs against the measured matmul peak; padded batches against batch 1; where ours spends its time.
+
 - model FLOPs per sequence = 2 * P * n + 4 * L * n^2 * h + 2 * (h^2 + h * C), with P = L * (4 h^2 + 2 h I) the
   encoder's matmul weights, n tokens, L layers, h hidden, I intermediate, C classes (pooler and classifier run on
   [CLS] only); biases, layer norms, GELU and softmax are not counted;
 - peak: the best float32 ``torch.matmul`` (2 m k n FLOPs) with the same threads over 2048^2 and 4096^2 squares and
   the DNABERT feed-forward GEMM (297 x 768 @ 768 x 3072, and 8 x 297 rows), measured at the start and again after
-  the model timings; the highest is the peak (squares alone under-state it: a batch-1 model beats them here);
-- opt-in ``with_precision(loaded, "int8" | "bfloat16")``: throughput and the largest change of any probability
-  vs float32 on the same sequences (bfloat16 has no native support on AVX2: few sequences);
-- padded-batch check: mean and max |p(batched) - p(batch 1)| on sequences of mixed length (150-300 bp);
-- where the mini model's time goes: ``predict`` total, everything but the forward pass (``map_windows`` with a
-  model-free function: tokenise, sort, pad, collect) and the forward passes alone on pre-built batches.
+  the model timings; the highest is the peak.
 
 Timings on a shared machine vary a lot: with 2 OpenMP threads on 2 cores, a co-running process makes every
 parallel region wait for a descheduled thread, which slows batch-1 loops up to 20x and big batches ~2x. So every
-case is timed in short segments, interleaved across cases (baseline and ours alternate), each started after waiting
-(within ``--wait-budget`` seconds in all) for other processes to go idle; during each segment the CPU time used by
-other processes is read from /proc/stat. A case's rate is its best clean segment (others < 0.15 cores), or its best
-segment marked * when none was clean. torch runs on ``--threads`` threads (default 2: this machine's cores).
+case is timed in short segments, interleaved across paths (naive, competent, ours, int8 alternate), each started
+after waiting (within ``--wait-budget`` seconds in all) for other processes to go idle; during each segment the CPU
+time used by other processes is read from /proc/stat. A case's rate is its best clean segment (others below
+``--clean-limit``, default 0.15 cores), or its best segment marked * when none was clean. torch runs on
+``--threads`` threads (default 2).
 
-Run: ``cd /work/main && PYTHONPATH=. .venv/bin/python bench/bench_predict.py`` (about 7 minutes on an idle 2-core
-machine, longer when shared) or add ``--quick`` (smoke run, 1-3 minutes).
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_predict.py`` (on one free core: ~8 minutes for the shipped size,
+~16 for the DNABERT size; ``--models small`` runs one) or add ``--quick`` (shipped size only, fewer sequences, ~3
+minutes); ``--sweep`` adds the token-budget table (~8 minutes more).
 
-Targets: DNABERT-size model >= 75% of the measured matmul peak; mini model >= 1.5x the naive loop.
+Targets: ours float32 >= the competent recipe (ratio >= 1.0) and ours int8 > it, on every case; DNABERT-size model
+>= 75% of the measured matmul peak.
 """
 from __future__ import annotations
 
@@ -41,7 +51,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,30 +60,33 @@ from transformers import BertConfig, BertForSequenceClassification, BertTokenize
 from transformers.utils import logging as hf_logging
 
 from dnabert_core.model import LoadedModel, build_config, load_model, save_model
-from dnabert_core.predict import class_probabilities, map_windows, predict, set_threads, with_precision
+from dnabert_core.predict import (CPU_TOKEN_BUDGET, class_probabilities, map_windows, predict, set_threads,
+                                  with_precision)
 from dnabert_core.records import SequenceRecord
 from dnabert_core.tokenizer import ALPHABET, KmerTokenizer
 
 K = 6
 LENGTH = 300
+MIXED = (100, 515)  # 97..512 tokens: one window each
+COMPETENT_BATCH = 32
 PEAK_TARGET = 0.75
-MINI_TARGET = 1.5
 CLEAN_LIMIT = 0.15  # cores other processes may use during a segment that still counts as clean
 HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+SWEEP_BUDGETS = (1024, 2048, 4096, 8192, 16384)
+SWEEP_BATCHES = (1, 4, 8, 16, 32)
 
 
 @dataclass(frozen=True)
 class Sizes:
-    """How many sequences (or batches) each measurement uses."""
+    """How many sequences each measurement uses."""
 
     naive: int  # sequences per naive segment
-    ours_batches: int  # batches per ours segment
-    rounds: int  # segments per case, interleaved
-    int8: int
-    bfloat16: int
+    batched: int  # sequences per competent / ours / int8 segment (a multiple of 32)
+    rounds: int  # segments per path, interleaved
+    bfloat16: int  # 0: not measured
     padded: int
-    warmup: int  # sequences through the naive loop before timing it
-    breakdown: int
+    warmup: int  # sequences through each path before timing it
+    breakdown: int  # 0: not measured
 
 
 class Meter:
@@ -194,7 +207,7 @@ def to_kmer_text(sequence: str, k: int) -> str:
 
 
 def naive_loop(model: BertForSequenceClassification, tokenizer: BertTokenizer, records: list[SequenceRecord]) -> np.ndarray:
-    """The loop users write today: one sequence at a time, BertTokenizer, no_grad, softmax. (n, n_classes)."""
+    """The loop users write first: one sequence at a time, BertTokenizer, no_grad, softmax. (n, n_classes)."""
     out = []
     for record in records:
         inputs = tokenizer(to_kmer_text(record.sequence, K), return_tensors="pt")
@@ -204,25 +217,41 @@ def naive_loop(model: BertForSequenceClassification, tokenizer: BertTokenizer, r
     return np.array(out, dtype=np.float64)
 
 
-def ours(loaded: LoadedModel, records: list[SequenceRecord], batch_size: int) -> np.ndarray:
-    """``predict`` probabilities, (n, n_classes)."""
-    return np.array([p.probs for p in predict(loaded, records, batch_size=batch_size)])
+def competent_loop(model: BertForSequenceClassification, tokenizer: BertTokenizer,
+                   records: list[SequenceRecord]) -> np.ndarray:
+    """The recipe a competent user writes: 32 padded sequences at a time in input order, default (SDPA) attention,
+    inference mode, softmax. (n, n_classes)."""
+    out = []
+    for first in range(0, len(records), COMPETENT_BATCH):
+        texts = [to_kmer_text(r.sequence, K) for r in records[first : first + COMPETENT_BATCH]]
+        inputs = tokenizer(texts, padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            out.append(torch.softmax(model(**inputs).logits, dim=-1).numpy())
+    return np.concatenate(out).astype(np.float64)
 
 
-def breakdown(
-    meter: Meter, loaded: LoadedModel, records: list[SequenceRecord], batch_size: int, repeats: int
-) -> dict[str, Rate]:
-    """Seconds per sequence for ``predict``, for all but the forward pass, and for the forward passes alone."""
+def ours(loaded: LoadedModel, records: list[SequenceRecord], **kwargs: int) -> np.ndarray:
+    """``predict`` probabilities, (n, n_classes); ``kwargs``: ``batch_size`` / ``token_budget`` (default: predict's)."""
+    return np.array([p.probs for p in predict(loaded, records, **kwargs)])
+
+
+def quantised(loaded: LoadedModel, precision: str) -> LoadedModel:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization deprecation notices
+        return with_precision(loaded, precision)
+
+
+def breakdown(meter: Meter, loaded: LoadedModel, records: list[SequenceRecord], repeats: int) -> dict[str, Rate]:
+    """Seconds per sequence of ``predict`` (defaults), of all but the forward pass, and of the forward passes alone
+    (on pre-built batches of the rows the token budget gives these equal-length records)."""
     n_classes = len(loaded.labels)
 
     def no_model(ids: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
         return np.zeros((len(ids), n_classes))
 
-    tokenizer = loaded.tokenizer
-    batches = [
-        torch.from_numpy(tokenizer.batch([r.sequence for r in records[i : i + batch_size]]).input_ids)
-        for i in range(0, len(records), batch_size)
-    ]
+    rows = min(32, max(1, CPU_TOKEN_BUDGET // (LENGTH - K + 3)))
+    batches = [torch.from_numpy(loaded.tokenizer.batch([r.sequence for r in records[i : i + rows]]).input_ids)
+               for i in range(0, len(records), rows)]
     fn = class_probabilities(loaded)
 
     def forward() -> list[np.ndarray]:
@@ -232,171 +261,200 @@ def breakdown(
     parts = {"predict": Rate(), "non-model": Rate(), "forward": Rate()}
     n = len(records)
     for _ in range(repeats):
-        meter.measure(lambda: ours(loaded, records, batch_size), n, parts["predict"])
-        meter.measure(lambda: list(map_windows(loaded, records, no_model, batch_size=batch_size)), n, parts["non-model"])
+        meter.measure(lambda: ours(loaded, records), n, parts["predict"])
+        meter.measure(lambda: list(map_windows(loaded, records, no_model)), n, parts["non-model"])
         meter.measure(forward, n, parts["forward"])
     return parts
 
 
-def bench_model(
-    meter: Meter, size: str, folder: Path, sizes: Sizes, batch_sizes: list[int], rng: np.random.Generator
-) -> dict[str, object]:
+def bench_model(meter: Meter, size: str, folder: Path, sizes: Sizes, sweep: bool,
+                rng: np.random.Generator) -> dict[str, object]:
     """All measurements for one model size."""
     torch.manual_seed(0)
     config = build_config(K, size=size)
     save_model(BertForSequenceClassification(config), KmerTokenizer(K), folder)
     loaded = load_model(folder)
+    int8 = quantised(loaded, "int8")
     naive_model = BertForSequenceClassification.from_pretrained(folder, attn_implementation="eager").eval()
-    bert_tokenizer = BertTokenizer.from_pretrained(folder, do_lower_case=False)
-    assert len(bert_tokenizer.get_vocab()) == loaded.tokenizer.vocab_size
-    n_records = max(sizes.naive, sizes.ours_batches * max(batch_sizes), sizes.breakdown, sizes.int8, sizes.warmup)
-    records = random_records(n_records, (LENGTH, LENGTH), rng, f"{size}-")
-    # the first few forward passes are several times slower (allocator and oneDNN warm-up): run each path a while
-    naive_probs = naive_loop(naive_model, bert_tokenizer, records[: sizes.warmup])
-    for b in batch_sizes:
-        ours(loaded, records[: 2 * b], b)
-
-    naive_rate, ours_rate = Rate(), {b: Rate() for b in batch_sizes}
-    for _ in range(sizes.rounds):  # interleaved, so both see the same machine
-        meter.measure(lambda: naive_loop(naive_model, bert_tokenizer, records[: sizes.naive]), sizes.naive, naive_rate)
-        for b in batch_sizes:
-            n = max(sizes.ours_batches * b, sizes.naive)
-            meter.measure(lambda: ours(loaded, records[:n], b), n, ours_rate[b])
-    best_b = max(ours_rate, key=lambda b: ours_rate[b].value)
-    check = ours(loaded, records[: sizes.warmup], best_b)
-    extras: dict[str, object] = {
-        "config": config,
-        "best_batch": best_b,
-        "naive": naive_rate,
-        "ours": ours_rate,
-        "naive_vs_ours": float(np.abs(naive_probs - check).max()),
-        "naive_vs_ours_n": len(check),
+    competent_model = BertForSequenceClassification.from_pretrained(folder).eval()
+    tokenizer = BertTokenizer.from_pretrained(folder)
+    assert len(tokenizer.get_vocab()) == loaded.tokenizer.vocab_size
+    cases = {
+        f"{LENGTH} bp": random_records(sizes.batched, (LENGTH, LENGTH), rng, f"{size}-"),
+        f"{MIXED[0]}-{MIXED[1]} bp": random_records(sizes.batched, MIXED, rng, f"{size}-mixed-"),
     }
-    del naive_model
+    paths: dict[str, Callable[[list[SequenceRecord]], np.ndarray]] = {
+        "naive": lambda items: naive_loop(naive_model, tokenizer, items),
+        "competent": lambda items: competent_loop(competent_model, tokenizer, items),
+        "ours": lambda items: ours(loaded, items),
+        "int8": lambda items: ours(int8, items),
+    }
+    if sweep:
+        for budget in SWEEP_BUDGETS:
+            paths[f"budget {budget}"] = lambda items, budget=budget: ours(loaded, items, batch_size=256,
+                                                                         token_budget=budget)
+        for batch in SWEEP_BATCHES:
+            paths[f"batch {batch}"] = lambda items, batch=batch: ours(loaded, items, batch_size=batch,
+                                                                      token_budget=10**9)
+    # the first forward passes are several times slower (allocator and oneDNN warm-up): run each path a while
+    warm = cases[f"{LENGTH} bp"][: sizes.warmup]
+    for fn in paths.values():
+        fn(warm)
 
-    precision_rows = []
-    for precision, n, repeats in (("int8", sizes.int8, 2), ("bfloat16", sizes.bfloat16, 1)):
-        subset = records[:n]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.ao.quantization deprecation notices
-            approx = with_precision(loaded, precision)
-        ours(approx, subset[:1], best_b)
+    rates = {case: {path: Rate() for path in paths} for case in cases}
+    probs: dict[str, dict[str, np.ndarray]] = {case: {} for case in cases}
+    for _ in range(sizes.rounds):  # interleaved, so every path sees the same machine
+        for case, items in cases.items():
+            for path, fn in paths.items():
+                subset = items[: sizes.naive] if path == "naive" else items
+                probs[case][path] = meter.measure(lambda: fn(subset), len(subset), rates[case][path])
+    checks = {}
+    for case, got in probs.items():
+        n = sizes.naive
+        checks[case] = {
+            "int8 vs float32": float(np.abs(got["int8"] - got["ours"]).max()),
+            "int8 argmax agrees": float((got["int8"].argmax(1) == got["ours"].argmax(1)).mean()),
+            "competent vs ours": float(np.abs(got["competent"] - got["ours"]).max()),
+            "naive vs ours": float(np.abs(got["naive"] - got["ours"][:n]).max()),
+            "std of p": float(got["ours"][:, 0].std()),
+        }
+    extras: dict[str, object] = {"config": config, "rates": rates, "checks": checks, "n": sizes.batched,
+                                 "n_naive": sizes.naive}
+    del naive_model, competent_model, int8
+
+    if sizes.bfloat16:
+        subset = cases[f"{LENGTH} bp"][: sizes.bfloat16]
+        bf16 = quantised(loaded, "bfloat16")
+        ours(bf16, subset[:1])
         fp32, low = Rate(), Rate()
-        for _ in range(repeats):
-            reference = meter.measure(lambda: ours(loaded, subset, best_b), n, fp32)
-            probs = meter.measure(lambda: ours(approx, subset, best_b), n, low)
-        precision_rows.append(
-            (f"{size}: float32 -> {precision} (batch {best_b}, {n} seqs)", fp32, low,
-             float(np.abs(probs - reference).max()), float((probs.argmax(1) == reference.argmax(1)).mean()),
-             float(reference[:, 0].std()))
-        )
-        del approx
-    extras["precision"] = precision_rows
+        reference = meter.measure(lambda: ours(loaded, subset), len(subset), fp32)
+        got = meter.measure(lambda: ours(bf16, subset), len(subset), low)
+        extras["bfloat16"] = (len(subset), fp32, low, float(np.abs(got - reference).max()))
+        del bf16
 
-    mixed = random_records(sizes.padded, (LENGTH // 2, LENGTH), rng, f"{size}-mixed-")
-    batched = ours(loaded, mixed, best_b)
-    alone = ours(loaded, mixed, 1)
-    extras["padded"] = (len(mixed), best_b, float(np.abs(batched - alone).mean()), float(np.abs(batched - alone).max()))
-    if size == "mini":
-        subset = records[: sizes.breakdown]
-        extras["breakdown"] = (best_b, len(subset), breakdown(meter, loaded, subset, best_b, sizes.rounds))
+    mixed = random_records(sizes.padded, (LENGTH // 2, LENGTH), rng, f"{size}-padded-")
+    batched, alone = ours(loaded, mixed), ours(loaded, mixed, batch_size=1)
+    extras["padded"] = (len(mixed), float(np.abs(batched - alone).mean()), float(np.abs(batched - alone).max()))
+    if sizes.breakdown:
+        subset = cases[f"{LENGTH} bp"][: sizes.breakdown]
+        extras["breakdown"] = (len(subset), breakdown(meter, loaded, subset, sizes.rounds))
     return extras
 
 
 def print_tables(models: dict[str, dict], peak: dict[str, Rate], threads: int, meter: Meter) -> None:
+    limit = meter.limit
     peak_gflops = max(r.value for r in peak.values())
-    print(f"torch threads: {threads} (torch.set_num_threads); random {LENGTH} bp sequences, k={K}, "
-          f"{LENGTH - K + 3} tokens. Rates are the best of interleaved segments; 'clean' counts the segments in which "
-          f"other processes used < {CLEAN_LIMIT} cores (* = none clean: the best disturbed one is shown).\n")
-    print("| case | baseline (seq/s) | ours (seq/s) | ratio | clean segments (baseline, ours) |")
-    print("|---|---:|---:|---:|---|")
+    print(f"torch threads: {threads} (torch.set_num_threads); k={K}; ours float32 = predict's defaults (row cap 32, "
+          f"token budget {CPU_TOKEN_BUDGET}); competent = batches of {COMPETENT_BATCH} in input order, default "
+          f"(SDPA) attention, inference mode. Rates are the best of interleaved segments; 'clean' counts the segments "
+          f"in which other processes used < {limit} cores (* = none clean: the best disturbed one is shown).\n")
+    print("| case | naive batch-1 (seq/s) | competent batch-32 (seq/s) | ours float32 (seq/s) | ours / competent "
+          "| ours / naive | ours int8 (seq/s) | int8 / competent | int8 max abs change in p | clean (naive, competent, "
+          "ours, int8) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for size, extra in models.items():
-        naive, best_b = extra["naive"], extra["best_batch"]
-        for b, rate in extra["ours"].items():
-            label = f"{size}: naive loop -> predict batch {b}" + (" (best)" if b == best_b else "")
-            print(f"| {label} | {naive.value:.2f} | {rate.value:.2f} | {rate.value / naive.value:.2f}x "
-                  f"| {naive.note}, {rate.note} |")
+        for case, rates in extra["rates"].items():
+            naive, competent, fp32, int8 = (rates[p] for p in ("naive", "competent", "ours", "int8"))
+            print(f"| {size}, {case} ({extra['n']} seqs) | {naive.value:.2f} | {competent.value:.2f} "
+                  f"| {fp32.value:.2f} | {fp32.value / competent.value:.2f}x | {fp32.value / naive.value:.2f}x "
+                  f"| {int8.value:.2f} | {int8.value / competent.value:.2f}x "
+                  f"| {extra['checks'][case]['int8 vs float32']:.1e} "
+                  f"| {naive.note}, {competent.note}, {fp32.note}, {int8.note} |")
+
+    print("\n| check | max abs diff in p |")
+    print("|---|---:|")
+    for size, extra in models.items():
+        for case, check in extra["checks"].items():
+            print(f"| {size}, {case}: competent (SDPA, padded in input order) vs ours | {check['competent vs ours']:.1e} |")
+            print(f"| {size}, {case}: naive (eager, batch 1; {extra['n_naive']} seqs) vs ours | {check['naive vs ours']:.1e} |")
+            print(f"| {size}, {case}: int8 vs float32 (argmax agrees {check['int8 argmax agrees']:.0%}; std of p over "
+                  f"seqs {check['std of p']:.4f}) | {check['int8 vs float32']:.1e} |")
+        n, mean, worst = extra["padded"]
+        print(f"| {size}: padded batches vs batch 1 ({n} seqs of {LENGTH // 2}-{LENGTH} bp; mean {mean:.1e}) | {worst:.1e} |")
+
+    swept = [(size, extra) for size, extra in models.items() if any(p.startswith("budget") for p in
+                                                                    next(iter(extra["rates"].values())))]
+    for size, extra in swept:
+        print(f"\nOurs at fixed settings ({size}; seq/s): token budget b = batches of up to 256 rows and b padded "
+              f"tokens; batch b = b rows, no budget.\n")
+        names = [p for p in next(iter(extra["rates"].values())) if p.startswith(("budget", "batch"))]
+        print("| case | " + " | ".join(names) + " |")
+        print("|---|" + "---:|" * len(names))
+        for case, rates in extra["rates"].items():
+            print(f"| {case} | " + " | ".join(f"{rates[p].value:.2f}{'' if rates[p].clean else '*'}" for p in names)
+                  + " |")
 
     print(f"\nMatmul peak (float32, {threads} threads, best segment): "
           + ", ".join(f"{name}: {r.value:.1f} GFLOP/s (clean {r.note})" for name, r in peak.items())
           + f"; peak used = the highest, {peak_gflops:.1f} GFLOP/s")
     print("FLOPs/seq = 2*P*n + 4*L*n^2*h + 2*(h^2 + h*C), P = L*(4h^2 + 2hI)\n")
-    print("| model | GFLOP/seq | naive GFLOP/s (fraction of peak) | ours GFLOP/s, best batch (fraction of peak) "
-          "| target | met |")
-    print("|---|---:|---:|---:|---|---|")
+    print(f"| model | GFLOP/seq ({LENGTH} bp) | naive GFLOP/s (fraction of peak) | competent | ours float32 | target "
+          "| met |")
+    print("|---|---:|---:|---:|---:|---|---|")
     for size, extra in models.items():
         gflop = model_flops(extra["config"], LENGTH - K + 3) / 1e9
-        naive_rate, ours_rate = extra["naive"].value, extra["ours"][extra["best_batch"]].value
-        fraction = gflop * ours_rate / peak_gflops
-        if size == "dnabert":
-            target, met = f">= {PEAK_TARGET:.0%} of peak", fraction >= PEAK_TARGET
-        else:
-            target, met = f">= {MINI_TARGET}x naive", ours_rate / naive_rate >= MINI_TARGET
-        print(f"| {size} | {gflop:.2f} | {gflop * naive_rate:.1f} ({gflop * naive_rate / peak_gflops:.0%}) "
-              f"| {gflop * ours_rate:.1f}, batch {extra['best_batch']} ({fraction:.0%}) | {target} "
-              f"| {'yes' if met else 'no'} |")
+        rates = extra["rates"][f"{LENGTH} bp"]
+        cells = [f"{gflop * rates[p].value:.1f} ({gflop * rates[p].value / peak_gflops:.0%})"
+                 for p in ("naive", "competent", "ours")]
+        fraction = gflop * rates["ours"].value / peak_gflops
+        target, met = ((f">= {PEAK_TARGET:.0%} of peak", "yes" if fraction >= PEAK_TARGET else "no")
+                       if size == "dnabert" else ("-", "-"))
+        print(f"| {size} | {gflop:.2f} | " + " | ".join(cells) + f" | {target} | {met} |")
 
-    print("\n| case | baseline float32 (seq/s) | ours (seq/s) | ratio | max abs change in p | argmax agrees "
-          "| std of p over seqs | clean |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
-    for extra in models.values():
-        for case, base, rate, change, agree, spread in extra["precision"]:
-            print(f"| {case} | {base.value:.2f} | {rate.value:.2f} | {rate.value / base.value:.2f}x | {change:.2e} "
-                  f"| {agree:.0%} | {spread:.4f} | {base.note}, {rate.note} |")
-
-    print("\n| check | n seqs | batch | mean abs diff | max abs diff |")
-    print("|---|---:|---:|---:|---:|")
     for size, extra in models.items():
-        n, b, mean, worst = extra["padded"]
-        print(f"| {size}: padded batch vs batch 1 (150-300 bp) | {n} | {b} | {mean:.1e} | {worst:.1e} |")
-        print(f"| {size}: naive (eager, BertTokenizer) vs ours (sdpa), 300 bp | {extra['naive_vs_ours_n']} | - | - "
-              f"| {extra['naive_vs_ours']:.1e} |")
-
-    if "mini" in models and "breakdown" in models["mini"]:
-        b, n, parts = models["mini"]["breakdown"]
-        total = 1 / parts["predict"].value
-        print(f"\nWhere predict's time goes (mini, {n} seqs, batch {b}; best segment of each):\n")
-        print("| part | ms per sequence | share of predict | clean |")
-        print("|---|---:|---:|---|")
-        for part, rate in parts.items():
-            print(f"| {part} | {1e3 / rate.value:.2f} | {1 / rate.value / total:.1%} | {rate.note} |")
+        if "bfloat16" in extra:
+            n, fp32, low, change = extra["bfloat16"]
+            print(f"\nbfloat16 ({size}, {n} seqs of {LENGTH} bp): float32 {fp32.value:.2f} seq/s, bfloat16 "
+                  f"{low.value:.2f} seq/s ({low.value / fp32.value:.2f}x), max abs change in p {change:.1e}")
+        if "breakdown" in extra:
+            n, parts = extra["breakdown"]
+            total = 1 / parts["predict"].value
+            print(f"\nWhere predict's time goes ({size}, {n} seqs of {LENGTH} bp; best segment of each):\n")
+            print("| part | ms per sequence | share of predict | clean |")
+            print("|---|---:|---:|---|")
+            for part, rate in parts.items():
+                print(f"| {part} | {1e3 / rate.value:.2f} | {1 / rate.value / total:.1%} | {rate.note} |")
     print(f"\nGating: waited {meter.wait_budget - max(meter.wait_left, 0):.0f} s for other processes to go idle.")
-
-
-def parse_ints(text: str) -> list[int]:
-    return [int(x) for x in text.split(",")]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="few sequences, batch sizes 1, 8 and 16 (smoke run)")
+    parser.add_argument("--quick", action="store_true", help="shipped size only, fewer sequences (smoke run)")
+    parser.add_argument("--sweep", action="store_true", help="also time ours at fixed token budgets and batch sizes "
+                                                             "(shipped size)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
-    parser.add_argument("--batch-sizes", type=parse_ints, default=None, help="comma-separated (default 1,4,8,16,32,64)")
-    parser.add_argument("--models", default="mini,dnabert", help="comma-separated sizes to run")
+    parser.add_argument("--models", default=None, help="comma-separated sizes (default small,dnabert; small with "
+                                                       "--quick)")
     parser.add_argument("--wait-budget", type=float, default=None,
                         help="total seconds to wait for other processes to go idle (default 180; 20 with --quick)")
+    parser.add_argument("--rounds", type=int, default=None, help="segments per path (default: 6; 2 with --quick; 1 "
+                                                                 "for the DNABERT size)")
+    parser.add_argument("--clean-limit", type=float, default=CLEAN_LIMIT,
+                        help="a segment is clean when other processes use fewer cores than this (default 0.15; "
+                             "raise it by one per core a known job keeps busy)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     set_threads(args.threads)
-    batch_sizes = args.batch_sizes or ([1, 8, 16] if args.quick else [1, 4, 8, 16, 32, 64])
     plans = {
-        "mini": Sizes(naive=8, ours_batches=1, rounds=1, int8=16, bfloat16=2, padded=16, warmup=8, breakdown=32)
+        "small": Sizes(naive=16, batched=64, rounds=2, bfloat16=2, padded=16, warmup=8, breakdown=64)
         if args.quick
-        else Sizes(naive=16, ours_batches=2, rounds=4, int8=64, bfloat16=8, padded=64, warmup=16, breakdown=128),
-        "dnabert": Sizes(naive=1, ours_batches=1, rounds=1, int8=8, bfloat16=1, padded=4, warmup=2, breakdown=0)
-        if args.quick
-        else Sizes(naive=2, ours_batches=1, rounds=2, int8=32, bfloat16=2, padded=8, warmup=3, breakdown=0),
+        else Sizes(naive=32, batched=128, rounds=6, bfloat16=8, padded=64, warmup=16, breakdown=128),
+        "dnabert": Sizes(naive=2, batched=32, rounds=1, bfloat16=0, padded=4, warmup=2, breakdown=0),
     }
-    meter = Meter(args.wait_budget if args.wait_budget is not None else (20.0 if args.quick else 180.0))
+    if args.rounds is not None:
+        plans = {size: replace(plan, rounds=args.rounds) for size, plan in plans.items()}
+    sizes = (args.models or ("small" if args.quick else "small,dnabert")).split(",")
+    meter = Meter(args.wait_budget if args.wait_budget is not None else (20.0 if args.quick else 180.0),
+                  limit=args.clean_limit)
     rng = np.random.default_rng(args.seed)
     peak = matmul_peak(meter, 3 if args.quick else 6)
     models: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for size in args.models.split(","):
-            models[size] = bench_model(meter, size, Path(tmp) / size, plans[size], batch_sizes, rng)
+        for size in sizes:
+            models[size] = bench_model(meter, size, Path(tmp) / size, plans[size], args.sweep and size == "small", rng)
     after = matmul_peak(meter, 3 if args.quick else 6)
     peak = {n: max(peak[n], after[n], key=lambda r: (r.clean > 0, r.value)) for n in peak}
     print_tables(models, peak, torch.get_num_threads(), meter)
