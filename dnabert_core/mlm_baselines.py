@@ -5,7 +5,7 @@ side of its span show most of its bases (an isolated span of k tokens hides exac
 So beside the unigram baseline (always the most frequent training k-mer) we report the *flank baseline*: for each
 masked position, the bases of its k-mer that some unmasked input k-mer shows are fixed, and the prediction is the most
 frequent training k-mer consistent with them. Both are scored on the same held-out pieces and the same masks as
-``train.masked_lm_metrics`` (``train.held_out_masks``), so the three numbers are comparable.
+``pretraining.masked_lm_metrics`` (``pretraining.held_out_masks``), so the three numbers are comparable.
 
 Token ids follow the tokenizer: a k-mer's id is 5 + its bases read as a base-4 number over A, T, C, G, first base
 most significant; ``[UNK]`` (1) is a k-mer holding another letter.
@@ -18,7 +18,7 @@ import numpy as np
 
 from dnabert_core.masking import IGNORE_INDEX
 from dnabert_core.tokenizer import N_SPECIAL, UNK_ID, KmerTokenizer, batch_kmer_token_ids
-from dnabert_core.train import held_out_masks
+from dnabert_core.pretraining import held_out_masks
 
 
 def kmer_counts(pieces: Sequence[str], k: int) -> np.ndarray:
@@ -115,7 +115,7 @@ def flank_baseline(
     mask_probability: float = 0.025,
 ) -> dict:
     """The flank baseline's masked-k-mer accuracy and cross-entropy on ``eval_pieces``, with exactly the masks of
-    ``train.masked_lm_metrics`` given the same ``batch_size``, ``seed`` and ``mask_probability``; counts from
+    ``pretraining.masked_lm_metrics`` given the same ``batch_size``, ``seed`` and ``mask_probability``; counts from
     ``train_pieces``. Returns {"accuracy", "loss", "n_masked"}."""
     counts = kmer_counts(train_pieces, k)
     tokenizer = KmerTokenizer(k)

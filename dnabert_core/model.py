@@ -28,7 +28,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from dnabert_core.errors import DnabertError, ModelLoadError, OptionError, VocabularyError
+from dnabert_core.errors import ModelLoadError, OptionError, VocabularyError
 from dnabert_core.folder import WEIGHT_FILES
 from dnabert_core.tokenizer import MAX_POSITIONS, PAD_ID, KmerTokenizer
 

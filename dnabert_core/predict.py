@@ -14,6 +14,7 @@ the window or one N every 12 bases.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -41,6 +42,8 @@ MAX_UNKNOWN_FRACTION = 0.5
 # stays busy with bigger batches; there the row cap (``batch_size``) decides unless it is raised.
 CPU_TOKEN_BUDGET = 4096
 CUDA_TOKEN_BUDGET = 65536
+# Windows tokenised at once inside a chunk: bounds the token ids held (4,096 x 512 int64 = 16 MB) however long a record is.
+WINDOW_GROUP = 4096
 
 
 @dataclass(frozen=True)
@@ -160,22 +163,27 @@ def _run_chunk(
     grad: bool,
     token_budget: int | None = None,
 ) -> Iterator[WindowOutputs]:
+    """Every window of a chunk of records, tokenised ``WINDOW_GROUP`` windows at a time so that one long record (a
+    chromosome: hundreds of thousands of windows) never holds all its token ids at once."""
     tokenizer = loaded.tokenizer
     size = loaded.window_size(window)
     starts = [tokenizer.windows(len(r.sequence), size, step) for r in chunk]
-    keys = [(r, w) for r, record_starts in enumerate(starts) for w in range(len(record_starts))]
-    encoded = tokenizer.encode_many([chunk[r].sequence[starts[r][w] : starts[r][w] + size] for r, w in keys])
-    items = [(r, w, ids) for (r, w), ids in zip(keys, encoded)]  # (record index, window index, token ids)
-    scored = [item for item in items if is_informative(item[2])]
-    scored.sort(key=lambda item: item[2].size)
     outputs: list[list[np.ndarray | None]] = [[None] * len(s) for s in starts]
+    keys = ((r, w) for r, record_starts in enumerate(starts) for w in range(len(record_starts)))
+    example = None  # one output row, for the shape of NaN rows
     with torch.enable_grad() if grad else torch.inference_mode():
-        for batch in _batches(scored, batch_size, token_budget, loaded.device):
-            result = fn(*_padded(batch, loaded.device))
-            for row, (r, w, _) in enumerate(batch):
-                outputs[r][w] = result[row]
-        if len(scored) < len(items):  # NaN rows of the shape fn returns (one window is run when none was scored)
-            blank = np.full_like(result[0] if scored else fn(*_padded(items[:1], loaded.device))[0], np.nan)
+        while group := list(itertools.islice(keys, WINDOW_GROUP)):
+            encoded = tokenizer.encode_many([chunk[r].sequence[starts[r][w] : starts[r][w] + size] for r, w in group])
+            scored = [(r, w, ids) for (r, w), ids in zip(group, encoded) if is_informative(ids)]
+            scored.sort(key=lambda item: item[2].size)
+            for batch in _batches(scored, batch_size, token_budget, loaded.device):
+                result = fn(*_padded(batch, loaded.device))
+                for row, (r, w, _) in enumerate(batch):
+                    outputs[r][w] = result[row]
+                example = result[0]
+            if example is None and len(scored) < len(group):  # nothing scored yet: run one window for the shape
+                example = fn(*_padded([(*group[0], encoded[0])], loaded.device))[0]
+    blank = None if example is None else np.full_like(example, np.nan)
     for record, record_starts, record_outputs in zip(chunk, starts, outputs):
         rows = [blank if row is None else row for row in record_outputs]
         yield WindowOutputs(record=record, starts=record_starts, outputs=np.stack(rows), size=size)

@@ -23,15 +23,8 @@ from dnabert_core.model import TRAINING_LENGTH_KEY, build_config, load_model, sa
 from dnabert_core.predict import predict
 from dnabert_core.records import SequenceRecord
 from dnabert_core.tokenizer import KmerTokenizer
-from dnabert_core.train import (
-    Run,
-    TrainConfig,
-    finetune,
-    init_distributed,
-    masked_lm_metrics,
-    pretrain,
-    seed_everything,
-)
+from dnabert_core.pretraining import masked_lm_metrics, pretrain
+from dnabert_core.train import Run, TrainConfig, finetune, init_distributed, seed_everything
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from transformers import BertForMaskedLM
 
 from dnabert_core.model import build_config
 from dnabert_core.tokenizer import KmerTokenizer
-from dnabert_core.train import TrainConfig, init_distributed, pretrain
+from dnabert_core.pretraining import pretrain
+from dnabert_core.train import TrainConfig, init_distributed
 
 
 def main(output: str) -> None:

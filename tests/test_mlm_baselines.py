@@ -12,7 +12,7 @@ from dnabert_core.masking import IGNORE_INDEX
 from dnabert_core.mlm_baselines import flank_baseline, flank_predictions, kmer_counts, unigram_baseline
 from dnabert_core.model import build_config
 from dnabert_core.tokenizer import MASK_ID, UNK_ID, KmerTokenizer
-from dnabert_core.train import masked_lm_metrics
+from dnabert_core.pretraining import masked_lm_metrics
 from tests.conftest import TINY, random_dna
 
 TOKENIZER = KmerTokenizer(3)

@@ -122,6 +122,32 @@ def test_long_sequences_are_windowed_and_aggregated(loaded, eager):
     np.testing.assert_allclose(best.probs, expected[expected[:, 1].argmax()], atol=1e-6)
 
 
+def test_a_long_record_is_tokenised_a_group_of_windows_at_a_time(loaded, eager, monkeypatch):
+    import dnabert_core.predict as predict_module
+
+    rng = np.random.default_rng(6)
+    sequence = "N" * 120 + random_dna(rng, 400)  # 25 windows of 50 bp every 20 bp; the first group of 4 is all N
+    monkeypatch.setattr(predict_module, "WINDOW_GROUP", 4)
+    sizes = []
+    encode_many = type(loaded.tokenizer).encode_many
+
+    def counting(self, sequences):
+        sizes.append(len(sequences))
+        return encode_many(self, sequences)
+
+    monkeypatch.setattr(type(loaded.tokenizer), "encode_many", counting)
+    (grouped,) = predict(loaded, [SequenceRecord("long", sequence)], window=50, step=20)
+    assert max(sizes) == 4 and sum(sizes) == len(grouped.window_starts) == 25
+    expected = [None if mostly_unknown(sequence[s : s + 50]) else reference_probs(eager, sequence[s : s + 50])
+                for s in grouped.window_starts]
+    assert expected[0] is None and expected[-1] is not None
+    for row, reference in zip(grouped.window_probs, expected):
+        if reference is None:
+            assert np.isnan(row).all()
+        else:
+            np.testing.assert_allclose(row, reference, atol=1e-6)
+
+
 def test_a_step_larger_than_the_window_is_refused(loaded):
     from dnabert_core.errors import OptionError
 

@@ -18,7 +18,8 @@ from dnabert_core.corpus import cut_pieces, mask_occurrences, occurrence_mask, p
 from dnabert_core.errors import DnabertError
 from dnabert_core.model import build_config
 from dnabert_core.tokenizer import KmerTokenizer, reverse_complement
-from dnabert_core.train import TrainConfig, batch_indices, finetune, masked_lm_metrics, pretrain
+from dnabert_core.pretraining import masked_lm_metrics, pretrain
+from dnabert_core.train import TrainConfig, batch_indices, finetune
 from tests.conftest import TINY, random_dna
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,0 +1,124 @@
+"""Masked-LM pre-training with contiguous k-span masking (SPEC section 3) on the ``dnabert_core.train`` machinery:
+the loop, the masked-positions-only head, and the held-out metrics on fixed masks."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+
+import torch
+from transformers import PreTrainedModel
+
+from dnabert_core.errors import DnabertError
+from dnabert_core.masking import IGNORE_INDEX, MaskedBatch, mask_batch
+from dnabert_core.tokenizer import PAD_ID, KmerTokenizer
+from dnabert_core.train import (Dist, LogFn, Run, TrainConfig, autocast_context, batch_indices, init_distributed,
+                                pad_ids, rank_slices, trim)
+
+
+class MaskedPositionsLM(torch.nn.Module):
+    """A ``BertForMaskedLM`` that scores only the masked positions: the vocabulary projection (hidden x 4^k) is the
+    costliest single layer, and the loss needs only the ~15% of positions that are masked."""
+
+    def __init__(self, model: PreTrainedModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, selected: torch.Tensor) -> torch.Tensor:
+        """Logits (n_selected, vocab) at the positions where ``selected`` (batch, n_tokens) is True."""
+        hidden = self.model.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.model.cls(hidden[selected])
+
+
+def held_out_masks(
+    tokenizer: KmerTokenizer, pieces: Sequence[str], *, batch_size: int, seed: int, mask_probability: float = 0.025,
+) -> Iterator[MaskedBatch]:
+    """The fixed masks of held-out evaluation: ``pieces`` in batches of ``batch_size``, masked with one generator
+    seeded by ``seed``. The model's metrics and the masked-LM baselines score exactly these masks."""
+    generator = torch.Generator().manual_seed(seed)
+    for first in range(0, len(pieces), batch_size):
+        ids = pad_ids(tokenizer.encode_many(list(pieces[first : first + batch_size])))
+        yield mask_batch(ids, tokenizer.k, tokenizer.vocab_size, probability=mask_probability, generator=generator)
+
+
+def masked_lm_metrics(
+    model: PreTrainedModel, tokenizer: KmerTokenizer, pieces: Sequence[str], *, batch_size: int, seed: int,
+    mask_probability: float = 0.025,
+) -> dict:
+    """Masked-LM loss and masked-token accuracy on held-out ``pieces`` with fixed masks (``held_out_masks``).
+
+    Returns {"loss", "accuracy", "n_masked"}; the baselines (``dnabert_core.mlm_baselines``) are computed by the
+    caller on the same masks.
+    """
+    device = next(model.parameters()).device
+    loss_sum = correct = count = 0.0
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for masked in held_out_masks(tokenizer, pieces, batch_size=batch_size, seed=seed,
+                                     mask_probability=mask_probability):
+            inputs, labels = masked.input_ids.to(device), masked.labels.to(device)
+            logits = model(input_ids=inputs, attention_mask=(inputs != PAD_ID).long()).logits.float()
+            selected = labels != IGNORE_INDEX
+            loss_sum += float(torch.nn.functional.cross_entropy(logits[selected], labels[selected], reduction="sum"))
+            correct += float((logits[selected].argmax(-1) == labels[selected]).sum())
+            count += float(selected.sum())
+    model.train(was_training)
+    return {"loss": loss_sum / max(count, 1), "accuracy": correct / max(count, 1), "n_masked": int(count)}
+
+
+def pretrain(
+    model: PreTrainedModel,
+    tokenizer: KmerTokenizer,
+    pieces: Sequence[str],
+    config: TrainConfig,
+    *,
+    eval_pieces: Sequence[str] = (),
+    dist_info: Dist | None = None,
+    resume: bool = True,
+    on_log: LogFn | None = None,
+) -> Run:
+    """Masked-LM pre-training with contiguous k-span masking on genome ``pieces`` (see ``corpus.cut_pieces``)."""
+    if not pieces:
+        raise DnabertError("no pre-training text: the corpus is empty")
+    dist_info = dist_info or init_distributed()
+    run = Run(model, tokenizer, config, dist_info, resume=resume, on_log=on_log, train_module=MaskedPositionsLM)
+    run.model.train()
+    seen_tokens = 0
+    window_start = time.perf_counter()
+    while run.step < config.steps:
+        step = run.step
+        indices = batch_indices(step, config.batch_size, len(pieces), config.seed)
+        ids = pad_ids(tokenizer.encode_many([pieces[i] for i in indices]))
+        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+        masked = mask_batch(ids, tokenizer.k, tokenizer.vocab_size, probability=config.mask_probability,
+                            generator=generator)
+        n_masked_global = int((masked.labels != IGNORE_INDEX).sum())
+        loss_value = 0.0
+        slices = rank_slices(len(indices), dist_info, config.grad_accum)
+        for index, rows in enumerate(slices):
+            inputs, labels = trim(masked.input_ids[rows], masked.labels[rows])
+            inputs, labels = inputs.to(dist_info.device), labels.to(dist_info.device)
+            selected = labels != IGNORE_INDEX
+            with run.sync_context(index == len(slices) - 1), autocast_context(config.precision, dist_info.device):
+                logits = run.wrapped(inputs, (inputs != PAD_ID).long(), selected)
+                loss_sum = torch.nn.functional.cross_entropy(logits.float(), labels[selected], reduction="sum")
+                # DDP averages gradients over ranks; scaling by world makes the update the global-batch mean
+                loss = loss_sum / n_masked_global * dist_info.world
+                loss.backward()
+            loss_value += float(loss_sum.detach()) / n_masked_global
+            seen_tokens += int((inputs != PAD_ID).sum())
+        norm = run.optimizer_step()
+        loss_value = run.reduce_sum(loss_value)
+        if run.step % config.log_every == 0 or run.step == config.steps:
+            elapsed = time.perf_counter() - window_start
+            tokens = run.reduce_sum(seen_tokens)
+            run.log({"loss": loss_value, "lr": run.scheduler.get_last_lr()[0], "grad_norm": norm,
+                     "tokens_per_s": tokens / max(elapsed, 1e-9)})
+            seen_tokens, window_start = 0, time.perf_counter()
+        if eval_pieces and (run.step % config.eval_every == 0 or run.step == config.steps) and dist_info.main:
+            metrics = masked_lm_metrics(run.model, tokenizer, eval_pieces, batch_size=config.batch_size,
+                                        seed=config.seed, mask_probability=config.mask_probability)
+            run.log({f"eval_{key}": value for key, value in metrics.items()})
+        if run.step % config.save_every == 0 or run.step == config.steps:
+            run.save_checkpoint()
+    return run
