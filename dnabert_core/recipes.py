@@ -17,6 +17,7 @@ from dnabert_core.corpus import corpus_from_sequences, mask_occurrences, piece_l
 from dnabert_core.errors import DnabertError
 from dnabert_core.io import Genome, parse_region
 from dnabert_core.folder import METRIC_COLUMNS
+from dnabert_core.embedding_init import initialise_embeddings
 from dnabert_core.metrics import classification_curves, classification_metrics
 from dnabert_core.mlm_baselines import flank_baseline, unigram_baseline
 from dnabert_core.model import TRAINING_LENGTH_KEY, build_config, load_model, save_model
@@ -67,6 +68,7 @@ def pretrain_genome(
     config: TrainConfig,
     max_tokens: int = 512,
     init: str | Path | None = None,
+    embedding_init: str = "compositional",
     extra_text: list[str] | None = None,
     exclude: list[str] | None = None,
     eval_limit: int = 256,
@@ -78,7 +80,8 @@ def pretrain_genome(
     the held-out masked-k-mer accuracy and loss against the unigram baseline.
 
     ``max_tokens`` sets the piece length (128 for BERT's short first phase, 512 for the full window); ``init`` starts
-    from the weights of an earlier masked-LM folder (the second phase) instead of a fresh model of ``size``.
+    from the weights of an earlier masked-LM folder (the second phase) instead of a fresh model of ``size``, whose
+    embeddings ``embedding_init`` sets (see ``dnabert_core.embedding_init``).
     ``exclude``: sequences whose occurrences in the genome text (either strand) are masked to N before cutting.
     """
     dist_info = init_distributed()
@@ -102,6 +105,7 @@ def pretrain_genome(
         model = start.model
     else:
         model = BertForMaskedLM(build_config(k, size=size))
+        initialise_embeddings(model, k, embedding_init, seed=config.seed)
     tokenizer = KmerTokenizer(k)
     started = time.perf_counter()
     run = pretrain(model, tokenizer, pieces, config, eval_pieces=eval_pieces, dist_info=dist_info, resume=resume,
@@ -127,7 +131,7 @@ def pretrain_genome(
             f"shorter, mostly-N pieces skipped"
             + (f"; {n_excluded:,} bp holding one of {len(exclude):,} excluded (task) sequences masked to N first."
                if exclude else ".")
-            + (f" Continued from `{Path(init).name}`." if init else ""),
+            + (f" Continued from `{Path(init).name}`." if init else f" Embeddings initialised {embedding_init}."),
             "Held-out evaluation": f"Region never trained on: {holdout} ({len(eval_pieces)} pieces). Masked k-mer "
             f"accuracy and cross-entropy on masked positions, against the trivial baselines (always the most "
             f"frequent training k-mer; training k-mer frequencies) and the flank baseline: the most frequent "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from dnabert_core.embedding_init import EMBEDDING_INITS
 from dnabert_core.errors import OptionError
 from dnabert_core.model import SIZES, convert_folder
 from dnabert_core.predict import set_threads
@@ -120,6 +121,10 @@ def register_pretrain(commands: argparse._SubParsersAction) -> None:
                    help="piece length in tokens (BERT trains most steps at 128, the rest at 512)")
     p.add_argument("--init", default=None,
                    help="start from this masked-LM folder's weights (e.g. a 128-token phase) instead of a new model")
+    p.add_argument("--embedding-init", choices=EMBEDDING_INITS, default="compositional",
+                   help="a new model's k-mer and position embeddings: compositional (each k-mer the sum of its bases' "
+                   "position-specific vectors, sinusoidal positions; dnabert_core/embedding_init.py) or BERT's random "
+                   "ones (ignored with --init)")
     add_training_options(p, lr=4e-4, eval_every=500)
     p.add_argument("--mask-probability", type=float, default=0.025, help="probability of a span centre")
     p.add_argument("--save-every", type=positive_int, default=200, help="checkpoint every N steps")
@@ -149,7 +154,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     try:
         run = pretrain_genome(
             args.fasta, output, regions=args.region, holdout=args.holdout, k=args.k, size=args.size, config=config,
-            max_tokens=args.max_tokens, init=args.init, extra_text=extra, exclude=exclude,
+            max_tokens=args.max_tokens, init=args.init, embedding_init=args.embedding_init, extra_text=extra, exclude=exclude,
             resume=not args.no_resume, on_log=on_log, command=command_line(),
         )
     finally:
