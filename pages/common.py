@@ -3,23 +3,30 @@ its pages import streamlit; everything computed here comes from ``viz``."""
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import streamlit as st
 
 from viz.catalog import ModelEntry, list_models
+from viz.result_cache import ResultCache
 
 if TYPE_CHECKING:  # pandas and torch load lazily: the first page draws without them
     import pandas as pd
 
     from dnabert_core.model import LoadedModel
 
-MAX_SEQUENCES = 500  # per run in the app; the command line has no limit
+MAX_SEQUENCES = 500  # records per run in the app; the command line has no limit
+MAX_BASES = 1_000_000  # bases per run: one to two minutes of the shipped models on one core
+MAX_TEXT_BYTES = 64 * 2**20  # text after gunzip: bounds a gzip bomb (the upload itself is capped by maxUploadSize)
+MAX_UPLOAD_MB = 16  # keep equal to server.maxUploadSize in .streamlit/config.toml (tests check)
 DEFAULT_MODEL = "promoter-300"
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 HEAVY_MODULES = ("viz.explain", "viz.attribution", "viz.figures")  # torch, transformers, captum, plotly, matplotlib
@@ -45,18 +52,20 @@ def get_model(path: str) -> LoadedModel:
 
 
 def model_picker() -> ModelEntry | None:
-    """The sidebar's model choice, kept in ``st.session_state["model_name"]`` across pages."""
+    """The sidebar's model choice: the widget owns ``st.session_state["model_name"]`` (kept across pages because the
+    picker is drawn on every page; a name that no longer exists falls back to the default)."""
     entries = list_models()
     if not entries:
         st.sidebar.error("No model found in assets/models or in the DNABERT_MODELS_DIR directory.")
         return None
     names = [e.name for e in entries]
-    wanted = st.session_state.get("model_name", default_name(entries))
-    name = st.sidebar.selectbox("Model", names, index=names.index(wanted) if wanted in names else 0,
+    if st.session_state.get("model_name") not in names:
+        st.session_state["model_name"] = default_name(entries)
+    name = st.sidebar.selectbox("Model", names, key="model_name",
                                 help="Shipped models, and model folders of the directory set in DNABERT_MODELS_DIR")
-    st.session_state["model_name"] = name
     entry = entries[names.index(name)]
-    st.sidebar.caption(f"{'shipped' if entry.shipped else 'from the models directory'}: `{entry.path.name}`")
+    kind = "classifier" if entry.is_classifier else "encoder only: attention, no probabilities"
+    st.sidebar.caption(f"{'shipped' if entry.shipped else 'from the models directory'}: `{entry.path.name}` ({kind})")
     return entry
 
 
@@ -66,6 +75,37 @@ def default_name(entries: list[ModelEntry]) -> str | None:
     if DEFAULT_MODEL in names:
         return DEFAULT_MODEL
     return next((e.name for e in entries if e.is_classifier), names[0] if names else None)
+
+
+@st.cache_resource
+def result_cache() -> ResultCache:
+    """Analysis results shared by every user of this server (a result holds no page element, so it replays)."""
+    return ResultCache(max_entries=32)
+
+
+def input_limits():
+    """The bounds applied while an input is read (``dnabert_core.io.ReadLimits``)."""
+    from dnabert_core.io import ReadLimits
+
+    return ReadLimits(max_records=MAX_SEQUENCES, max_bases=MAX_BASES, max_decompressed_bytes=MAX_TEXT_BYTES)
+
+
+def guarded(what: str, call: Callable[[], T]) -> T | None:
+    """``call()``, or None after a short message on the page: what failed and why (our errors say which record and
+    what to do); anything unexpected is logged with its traceback for the server's operator, never shown."""
+    from dnabert_core.errors import DnabertError
+
+    try:
+        return call()
+    except DnabertError as error:
+        st.error(f"{what} failed: {error}")
+    except MemoryError:
+        st.error(f"{what} failed: not enough memory on the server. Try fewer or shorter sequences, or the `dnabert` "
+                 "command line.")
+    except Exception as error:  # the page must not show a traceback; the log keeps it
+        logger.exception("%s failed", what)
+        st.error(f"{what} failed ({type(error).__name__}). This is a bug: the server log has the details.")
+    return None
 
 
 def current_model() -> ModelEntry | None:

@@ -15,10 +15,14 @@ EXAMPLE_SETS = {  # button label -> (example file, model it suits)
 
 
 def load_example(file_name: str, model: str) -> None:
+    """Button callback (runs before the script, so it may set the sidebar picker): the example becomes the pasted
+    input of Predict & explain, with the model it suits when that model is present."""
+    st.session_state["predict_source"] = "paste"
     st.session_state["predict_text"] = (EXAMPLES / file_name).read_text()
     st.session_state.pop("predict_result", None)
     if model in {e.name for e in list_models()}:
         st.session_state["model_name"] = model
+    st.session_state["go_to_predict"] = True
 
 
 st.title("DNABERT-viz")
@@ -42,9 +46,9 @@ if entry is not None:
 st.subheader("Try an example")
 columns = st.columns(len(EXAMPLE_SETS))
 for column, (label, (file_name, model)) in zip(columns, EXAMPLE_SETS.items()):
-    if column.button(label, key=f"example-{file_name}", width="stretch"):
-        load_example(file_name, model)
-        st.switch_page("pages/predict.py")
+    column.button(label, key=f"example-{file_name}", width="stretch", on_click=load_example, args=(file_name, model))
+if st.session_state.pop("go_to_predict", False):
+    st.switch_page("pages/predict.py")
 
 st.subheader("Pages")
 st.page_link("pages/predict.py", label="Predict & explain: probabilities, landscapes, attributions",

@@ -1,35 +1,175 @@
-"""Predict & explain: sequences in; probabilities, landscapes, attributions and attention maps out."""
+"""Predict & explain: sequences in; probabilities, landscapes, attributions and attention maps out.
+
+A result is shown only beside the model, input and settings it came from: change any of them and the page asks for
+Run again instead of relabelling old numbers. Results live in the server-wide ``result_cache`` (plain data, no page
+elements), so a repeated run, or a second user with the same input, replays without recomputing.
+"""
 from __future__ import annotations
+
+import hashlib
 
 import streamlit as st
 
 from dnabert_core.io import parse_bytes, parse_text
-from pages.common import MAX_SEQUENCES, current_model, download_figure, download_table, get_model, progress_callback
+from pages.common import (MAX_BASES, MAX_SEQUENCES, MAX_TEXT_BYTES, MAX_UPLOAD_MB, current_model, download_figure,
+                          download_table, get_model, guarded, input_limits, progress_callback, result_cache)
 from viz.attribution import integrated_gradients
-from viz.explain import (
-    LandscapeSettings,
-    analyse,
-    attention_detail,
-    errors_table,
-    predictions_table,
-    tracks_table,
-)
-from viz.figures import attention_map, attribution_logo, head_plot, landscape_heatmap, landscape_track
+from viz.explain import (LandscapeSettings, analyse, attention_detail, errors_table, labelled_tracks_table,
+                         predictions_table, tracks_table)
+from viz.figures import (attention_map, attribution_logo, head_plot, landscape_heatmap, landscape_track,
+                         logo_window, token_window)
+from viz.result_cache import request_key
+
+SOURCES = {"paste": "Paste sequences", "upload": "Upload a file"}
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def cached_analysis(model_path: str, records: tuple, settings: LandscapeSettings, _progress=None):
-    return analyse(get_model(model_path), list(records), settings, progress=_progress)
+def input_fingerprint(source: str, text: str, upload) -> tuple[str, str] | None:
+    """(what the input is, for messages; digest of its bytes), or None when there is no input yet."""
+    if source == "upload":
+        if upload is None:
+            return None
+        return f"the uploaded file {upload.name!r}", hashlib.sha256(upload.getvalue()).hexdigest()
+    if not text.strip():
+        return None
+    return "the pasted text", hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
 
 
-@st.cache_data(show_spinner="Integrated gradients…", max_entries=64)
-def cached_attribution(model_path: str, record, target: str):
-    return next(integrated_gradients(get_model(model_path), [record], target=target))
+def read_input(source: str, text: str, upload, k: int):
+    if source == "upload":
+        return parse_bytes(upload.getvalue(), name=upload.name, min_length=k, limits=input_limits())
+    return parse_text(text, min_length=k, limits=input_limits())
 
 
-@st.cache_data(show_spinner="Attention maps…", max_entries=16)
-def cached_detail(model_path: str, sequence: str, layer: int, start: int):
-    return attention_detail(get_model(model_path), sequence, layer, start)
+def landscape_settings(n_layers: int, n_heads: int) -> LandscapeSettings:
+    with st.expander("Landscape settings", expanded=False):
+        c1, c2, c3 = st.columns(3)
+        layer = c1.selectbox("Layer", list(range(1, n_layers + 1)), index=n_layers - 1, help="1 = first layer",
+                             key="ls_layer")
+        heads = c2.multiselect("Heads (empty: all)", list(range(1, n_heads + 1)), default=[], key="ls_heads")
+        query = c3.radio("Query", ["cls", "mean"], format_func={"cls": "[CLS] row", "mean": "mean of rows"}.get,
+                         horizontal=True, key="ls_query")
+        reduce = c1.radio("Combine heads by", ["sum", "mean"], horizontal=True, key="ls_reduce")
+        normalise = c2.checkbox("L2-normalise each landscape", key="ls_normalise")
+    return LandscapeSettings(layers=(min(layer, n_layers) - 1,),
+                             heads=tuple(h - 1 for h in heads if h <= n_heads) or None, reduce=reduce, query=query,
+                             normalise=normalise)
+
+
+def run_analysis(entry, loaded, source: str, text: str, upload, settings: LandscapeSettings, key: str) -> dict | None:
+    parsed = guarded("Reading the input", lambda: read_input(source, text, upload, loaded.k))
+    if parsed is None:
+        return None
+    records = list(parsed.records)
+    analysis = None
+    if records:
+        bar = st.progress(0.0, text="Analysing")
+        analysis = guarded("The analysis", lambda: result_cache().get_or_compute(
+            request_key(entry.path, "analyse", tuple(records), settings),
+            lambda: analyse(loaded, records, settings, progress=progress_callback(bar, "Analysing"))))
+        bar.empty()
+    return {"key": key, "model": entry.name, "records": records, "errors": parsed.errors,
+            "truncated": parsed.truncated, "analysis": analysis, "n_ambiguous": parsed.n_ambiguous}
+
+
+def show_input_notes(result: dict, entry) -> None:
+    if result["truncated"]:
+        st.warning(f"Input cut, {result['truncated']}. The app reads at most {MAX_SEQUENCES} records and "
+                   f"{MAX_BASES:,} bases a run; the {len(result['records'])} records read are analysed. For the "
+                   f"whole input: `dnabert attention -m {entry.path} FILE -o landscapes.tsv`.")
+    if result["errors"]:
+        st.warning(f"{len(result['errors'])} record(s) rejected; the others are analysed below.")
+        st.code("\n".join(error.message for error in result["errors"][:20]), language=None)  # user text: never HTML
+        rejected = errors_table(result["errors"])
+        st.dataframe(rejected, hide_index=True)
+        download_table(rejected, "rejected", "rejected")
+    if result["n_ambiguous"]:
+        st.caption(f"{result['n_ambiguous']} record(s) hold IUPAC ambiguity codes (N, R, Y…): their k-mers are "
+                   "[UNK]; windows mostly [UNK] are not scored (NA).")
+
+
+def show_one_sequence(entry, loaded, result: dict, labels: list[str]):
+    analysis, records = result["analysis"], result["records"]
+    landscapes = analysis.landscapes
+    st.subheader("One sequence")
+    ids = [item.record_id for item in landscapes]
+    index = st.selectbox("Sequence", range(len(ids)), format_func=lambda i: ids[i], key=f"seq-{result['key']}")
+    landscape, record = landscapes[index], records[index]
+    attribution = None
+    if labels:
+        c1, c2 = st.columns([1, 2])
+        overlay = c1.checkbox("Overlay integrated-gradients attribution", key="ig_overlay")
+        target = c2.selectbox("Toward class", labels, index=len(labels) - 1, disabled=not overlay, key="ig_target")
+        if overlay:
+            with st.spinner("Integrated gradients…"):
+                attribution = guarded("Integrated gradients", lambda: result_cache().get_or_compute(
+                    request_key(entry.path, "ig", record, target),
+                    lambda: next(integrated_gradients(loaded, [record], target=target))))
+    else:
+        st.caption("This model is an encoder without a trained classification head: it shows where it attends, but "
+                   "has no class probabilities or attributions. Fine-tune it (`dnabert finetune`) for those.")
+    track = landscape_track(landscape, attribution)
+    st.plotly_chart(track, width="stretch", key="track-chart")
+    window = loaded.window_size()
+    if len(record.sequence) > window:
+        prediction = analysis.predictions[index] if analysis.predictions else None
+        n_windows = len(prediction.window_starts) if prediction else "several"
+        st.caption(f"{len(record.sequence)} bp, longer than the model's window ({window} bp, the length it was "
+                   f"trained on): scored in {n_windows} overlapping windows; each base is the mean over the windows "
+                   "covering it.")
+    download_figure(track, f"landscape_{landscape.record_id}", "track")
+    groups = {"attention": [landscape], **({"attribution": [attribution]} if attribution is not None else {})}
+    download_table(labelled_tracks_table(groups), f"track_{landscape.record_id}", "track-table")
+    if attribution is not None:
+        show_logo(attribution, landscape, result["key"], index)
+    return record
+
+
+def show_logo(attribution, landscape, key: str, index: int) -> None:
+    st.caption(f"Attribution: {attribution.source}; largest convergence delta {attribution.delta:.2g}.")
+    n = len(attribution.sequence)
+    start, end = logo_window(landscape.scores)
+    first, last = st.slider("Logo region (bp, 1-based)", 1, n, (start + 1, end), key=f"logo-{key}-{index}",
+                            help="Default: 60 bp around the landscape's peak; at most 200 bp at a time")
+    if last - first + 1 > 200:
+        st.caption("Showing the first 200 bp of the chosen region.")
+        last = first + 199
+    logo = attribution_logo(attribution, first - 1, last)
+    st.pyplot(logo)
+    download_figure(logo, f"attribution_logo_{attribution.record_id}", "logo")
+
+
+def show_attention_maps(entry, loaded, record, result_key: str) -> None:
+    if not st.toggle("Attention map and head plots", key="show_maps"):
+        return
+    config = loaded.model.config
+    c1, c2, c3 = st.columns(3)
+    map_layer = c1.selectbox("Map layer", list(range(1, config.num_hidden_layers + 1)),
+                             index=config.num_hidden_layers - 1, key="map_layer")
+    map_head = c2.selectbox("Map head", list(range(1, config.num_attention_heads + 1)), key="map_head")
+    window = loaded.window_size()
+    starts = list(range(0, max(len(record.sequence) - window, 0) + 1, window))
+    start = c3.selectbox("Window start (bp, 0-based)", starts, disabled=len(starts) == 1, key=f"map-start-{result_key}")
+    detail = guarded("Attention maps", lambda: result_cache().get_or_compute(
+        request_key(entry.path, "detail", record.sequence, map_layer - 1, start, window),
+        lambda: attention_detail(loaded, record.sequence, map_layer - 1, start, window)))
+    if detail is None:
+        return
+    n_tokens = len(detail.tokens)
+    span = min(64, n_tokens)
+    first = 0
+    if n_tokens > span:
+        first = st.slider("Tokens shown (first token)", 0, n_tokens - span, 0, key=f"map-first-{result_key}",
+                          help=f"{span} tokens at a time, so that every k-mer label is readable")
+    scale = st.radio("Colour scale", ["row", "log", "linear"], horizontal=True, key="map_scale",
+                     format_func={"row": "each row scaled to its maximum", "log": "log10 weight",
+                                  "linear": "raw weight"}.get)
+    figure = attention_map(detail.maps[map_head - 1], detail.tokens, map_layer, map_head,
+                           window=token_window(n_tokens, first, span), scale=scale)
+    st.plotly_chart(figure, width="stretch", key="map-chart")
+    download_figure(figure, f"attention_map_L{map_layer}H{map_head}", "map")
+    heads_figure = head_plot(detail.cls_rows, start=detail.start)
+    st.plotly_chart(heads_figure, width="stretch", key="heads-chart")
+    download_figure(heads_figure, "head_plots", "heads")
 
 
 entry = current_model()
@@ -37,120 +177,57 @@ st.title("Predict & explain")
 if entry is None:
     st.error("No model is available; see the Models page.")
     st.stop()
-loaded = get_model(str(entry.path))
+loaded = guarded(f"Loading {entry.name}", lambda: get_model(str(entry.path)))
+if loaded is None:
+    st.stop()
 config = loaded.model.config
-n_layers, n_heads = config.num_hidden_layers, config.num_attention_heads
+labels = list(loaded.labels)
 
-text = st.text_area("Paste sequences: FASTA, or one sequence per line", value=st.session_state.get("predict_text", ""),
-                    height=160, placeholder=">my_sequence\nACGT…")
-st.session_state["predict_text"] = text
-upload = st.file_uploader("…or upload a file (FASTA, CSV/TSV with a 'sequence' column, plain or gzip)",
-                          type=["fa", "fasta", "fna", "txt", "csv", "tsv", "gz"])
-with st.expander("Landscape settings", expanded=False):
-    c1, c2, c3 = st.columns(3)
-    layer = c1.selectbox("Layer", list(range(1, n_layers + 1)), index=n_layers - 1, help="1 = first layer")
-    heads = c2.multiselect("Heads (empty: all)", list(range(1, n_heads + 1)), default=[])
-    query = c3.radio("Query", ["cls", "mean"], format_func={"cls": "[CLS] row", "mean": "mean of rows"}.get,
-                     horizontal=True)
-    reduce = c1.radio("Combine heads by", ["sum", "mean"], horizontal=True)
-    normalise = c2.checkbox("L2-normalise each landscape")
-settings = LandscapeSettings(layers=(layer - 1,), heads=tuple(h - 1 for h in heads) or None, reduce=reduce,
-                             query=query, normalise=normalise)
+source = st.radio("Input", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="predict_source")
+text, upload = "", None
+if source == "paste":
+    text = st.text_area("Sequences: FASTA, or one sequence per line", height=160, key="predict_text",
+                        placeholder=">my_sequence\nACGT…")
+else:
+    upload = st.file_uploader("FASTA, CSV/TSV with a 'sequence' column, or one sequence per line; plain or gzip",
+                              type=["fa", "fasta", "fna", "txt", "csv", "tsv", "gz"], key="predict_upload")
+st.caption(f"Up to {MAX_UPLOAD_MB} MB a file ({MAX_TEXT_BYTES // 2**20} MB once unzipped), {MAX_SEQUENCES} records and "
+           f"{MAX_BASES:,} bases a run; the `dnabert` command line has no limits.")
+settings = landscape_settings(config.num_hidden_layers, config.num_attention_heads)
+fingerprint = input_fingerprint(source, text, upload)
+current_key = request_key(entry.path, fingerprint, settings)
 
-if st.button("Run", type="primary"):
-    if upload is not None:
-        parsed = parse_bytes(upload.getvalue(), name=upload.name, min_length=loaded.k)
+if st.button("Run", type="primary"):  # never disabled: a click right after typing must not be lost
+    if fingerprint is None:
+        st.warning("Nothing to analyse yet: paste sequences or upload a file first.")
     else:
-        parsed = parse_text(text, min_length=loaded.k)
-    records = parsed.records
-    if len(records) > MAX_SEQUENCES:
-        st.warning(f"{len(records)} sequences given; the app analyses the first {MAX_SEQUENCES} per run. For more, "
-                   f"use the command line: `dnabert attention -m {entry.path} FILE -o landscapes.tsv`.")
-        records = records[:MAX_SEQUENCES]
-    if records:
-        bar = st.progress(0.0, text="Analysing")
-        analysis = cached_analysis(str(entry.path), tuple(records), settings,
-                                   _progress=progress_callback(bar, "Analysing"))
-        bar.empty()
-    else:
-        analysis = None
-    st.session_state["predict_result"] = {"model": entry.name, "records": records, "errors": parsed.errors,
-                                          "analysis": analysis, "n_ambiguous": parsed.n_ambiguous}
+        st.session_state["predict_result"] = run_analysis(entry, loaded, source, text, upload, settings, current_key)
 
 result = st.session_state.get("predict_result")
 if not result:
     st.info("Paste or upload sequences, or load an example on the Home page, then press Run.")
     st.stop()
-if result["model"] != entry.name:
-    st.info(f"These results come from {result['model']}; press Run to analyse with {entry.name}.")
+if result["key"] != current_key:
+    st.info(f"The model, the input or the settings changed since the last run (it used {result['model']}). Press Run "
+            f"to analyse {fingerprint[0] if fingerprint else 'new input'} with {entry.name}.")
+    st.stop()
 
-if result["errors"]:
-    st.warning(f"{len(result['errors'])} record(s) rejected; the others are analysed below.")
-    st.code("\n".join(error.message for error in result["errors"][:20]), language=None)  # user text: never markdown
-    rejected = errors_table(result["errors"])
-    st.dataframe(rejected, hide_index=True)
-    download_table(rejected, "rejected", "rejected")
-if result["n_ambiguous"]:
-    st.caption(f"{result['n_ambiguous']} record(s) hold IUPAC ambiguity codes (N, R, Y…): their k-mers are [UNK].")
+show_input_notes(result, entry)
 analysis = result["analysis"]
 if analysis is None:
     st.error("No record could be analysed.")
     st.stop()
-
-labels = list(get_model(str(entry.path)).labels)
 if analysis.predictions:
     st.subheader("Predictions")
     table = predictions_table(analysis.predictions, labels)
     st.dataframe(table, hide_index=True)
     download_table(table, "predictions", "predictions")
-
-landscapes = analysis.landscapes
-if len(landscapes) > 1:
+if len(analysis.landscapes) > 1:
     st.subheader("Landscapes of all sequences")
     sort = st.radio("Sort rows by", ["input", "peak", "total"], horizontal=True, key="heatmap_sort")
-    heatmap = landscape_heatmap(landscapes, sort=sort)
-    st.plotly_chart(heatmap, width="stretch")
+    heatmap = landscape_heatmap(analysis.landscapes, sort=sort)
+    st.plotly_chart(heatmap, width="stretch", key="heatmap-chart")
     download_figure(heatmap, "landscape_heatmap", "heatmap")
-    download_table(tracks_table(landscapes), "landscapes", "landscapes")
-
-st.subheader("One sequence")
-ids = [item.record_id for item in landscapes]
-index = st.selectbox("Sequence", range(len(ids)), format_func=lambda i: ids[i])
-landscape, record = landscapes[index], result["records"][index]
-attribution = None
-if labels:
-    c1, c2 = st.columns([1, 2])
-    overlay = c1.checkbox("Overlay integrated-gradients attribution")
-    target = c2.selectbox("Toward class", labels, index=len(labels) - 1, disabled=not overlay)
-    if overlay:
-        attribution = cached_attribution(str(entry.path), record, target)
-track = landscape_track(landscape, attribution)
-st.plotly_chart(track, width="stretch")
-if len(record.sequence) > loaded.tokenizer.max_bases:
-    prediction = analysis.predictions[index] if analysis.predictions else None
-    st.caption(f"{len(record.sequence)} bp, longer than one window ({loaded.tokenizer.max_bases} bp): scored in "
-               f"{len(prediction.window_starts) if prediction else 'several'} overlapping windows; each base is the "
-               "mean over the windows covering it.")
-download_figure(track, f"landscape_{landscape.record_id}", "track")
-download_table(tracks_table([landscape] + ([attribution] if attribution else [])), f"track_{landscape.record_id}",
-               "track-table")
-if attribution is not None:
-    st.caption(f"Attribution: {attribution.source}; largest convergence delta {attribution.delta:.2g}.")
-    logo = attribution_logo(attribution, 0, min(len(record.sequence), 120))
-    st.pyplot(logo)
-    download_figure(logo, f"attribution_logo_{landscape.record_id}", "logo")
-
-with st.expander("Attention map and head plots"):
-    c1, c2, c3 = st.columns(3)
-    map_layer = c1.selectbox("Map layer", list(range(1, n_layers + 1)), index=n_layers - 1, key="map_layer")
-    map_head = c2.selectbox("Map head", list(range(1, n_heads + 1)), key="map_head")
-    starts = list(range(0, max(len(record.sequence) - loaded.tokenizer.max_bases, 0) + 1, loaded.tokenizer.max_bases))
-    start = c3.selectbox("Window start (bp)", starts, disabled=len(starts) == 1)
-    if st.button("Show attention map and head plots"):
-        detail = cached_detail(str(entry.path), record.sequence, map_layer - 1, start)
-        figure = attention_map(detail.maps[map_head - 1], detail.tokens, map_layer, map_head)
-        st.plotly_chart(figure, width="stretch")
-        download_figure(figure, f"attention_map_L{map_layer}H{map_head}", "map")
-        heads_figure = head_plot(detail.cls_rows)
-        st.plotly_chart(heads_figure, width="stretch")
-        download_figure(heads_figure, "head_plots", "heads")
+    download_table(tracks_table(analysis.landscapes, track="attention"), "landscapes", "landscapes")
+chosen = show_one_sequence(entry, loaded, result, labels)
+show_attention_maps(entry, loaded, chosen, result["key"])

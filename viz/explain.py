@@ -2,7 +2,7 @@
 record's attention maps, head rows and attributions. Tables come out as DataFrames ready to show and export."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,11 +64,12 @@ def analyse(loaded: LoadedModel, records: Sequence[SequenceRecord], settings: La
     return Analysis(predictions=tuple(predictions), landscapes=tuple(landscapes))
 
 
-def attention_detail(loaded: LoadedModel, sequence: str, layer: int, start: int = 0) -> AttentionDetail:
+def attention_detail(loaded: LoadedModel, sequence: str, layer: int, start: int = 0,
+                     window: int | None = None) -> AttentionDetail:
     """Full attention maps of ``layer`` (0-based) and every layer's [CLS] rows for the window of ``sequence``
-    starting at ``start`` (the model's longest window)."""
+    starting at ``start`` (0-based) of ``window`` bases (default: the model's window, ``LoadedModel.window_size``)."""
     tokenizer = loaded.tokenizer
-    end = min(start + tokenizer.max_bases, len(sequence))
+    end = min(start + loaded.window_size(window), len(sequence))
     import torch
 
     ids = torch.from_numpy(tokenizer.encode(sequence[start:end]))[None]
@@ -98,8 +99,16 @@ def errors_table(errors: Sequence[InputError]) -> pd.DataFrame:
                          for e in errors], columns=["id", "position", "line", "reason"])
 
 
-def tracks_table(tracks: Sequence[Landscape]) -> pd.DataFrame:
-    """The long table of SPEC section 8: id, position (1-based), base, score."""
-    frames = [pd.DataFrame({"id": t.record_id, "position": np.arange(1, len(t.sequence) + 1),
-                            "base": list(t.sequence), "score": t.scores}) for t in tracks]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "position", "base", "score"])
+def tracks_table(tracks: Sequence[Landscape], track: str | None = None) -> pd.DataFrame:
+    """The long table of SPEC section 8: id, position (1-based), base, score; with ``track`` ("attention",
+    "attribution") a ``track`` column after ``id`` says which kind of score each row holds."""
+    columns = ["id", *(["track"] if track else []), "position", "base", "score"]
+    frames = [pd.DataFrame({"id": t.record_id, **({"track": track} if track else {}),
+                            "position": np.arange(1, len(t.sequence) + 1), "base": list(t.sequence),
+                            "score": t.scores}) for t in tracks]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def labelled_tracks_table(groups: Mapping[str, Sequence[Landscape]]) -> pd.DataFrame:
+    """Several kinds of tracks in one long table, each row's kind in the ``track`` column (``tracks_table``)."""
+    return pd.concat([tracks_table(tracks, track=name) for name, tracks in groups.items()], ignore_index=True)

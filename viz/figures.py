@@ -30,6 +30,8 @@ SORTS = ("input", "peak", "total")
 CHROMIUM = "/usr/bin/chromium"
 BASE_COLOURS = {"A": "#2ca02c", "C": "#1f77b4", "G": "#ff7f0e", "T": "#d62728"}
 MAX_LETTERS = 150  # base letters are written on the track's axis up to this length
+MAP_SCALES = ("row", "log", "linear")
+LOGO_WIDTH = 60  # bases in the default logo region
 
 
 def _safe(text: str) -> str:
@@ -106,25 +108,57 @@ def landscape_heatmap(landscapes: Sequence[Landscape], sort: str = "input", titl
     return figure
 
 
-def attention_map(matrix: np.ndarray, tokens: Sequence[str], layer: int, head: int) -> go.Figure:
+def token_window(n_tokens: int, first: int, span: int) -> slice:
+    """Tokens ``first`` .. ``first + span`` (clipped into 0..n_tokens): the part of an attention map on screen."""
+    span = max(1, min(span, n_tokens))
+    first = max(0, min(first, n_tokens - span))
+    return slice(first, first + span)
+
+
+def map_colours(matrix: np.ndarray, scale: str) -> tuple[np.ndarray, str]:
+    """Colour values of an attention map and their legend: "row" divides each query row by its maximum (the keys
+    each token prefers stand out even where one [CLS]/[SEP] column takes most of the weight), "log" is log10 of the
+    weight (floored at 1e-6), "linear" the weight itself."""
+    if scale not in MAP_SCALES:
+        raise DnabertError(f"unknown colour scale {scale!r}; choose one of {MAP_SCALES}")
+    if scale == "row":
+        peak = matrix.max(axis=1, keepdims=True)
+        return matrix / np.where(peak > 0, peak, 1.0), "weight / row max"
+    if scale == "log":
+        return np.log10(np.maximum(matrix, 1e-6)), "log10 weight"
+    return matrix, "weight"
+
+
+def attention_map(matrix: np.ndarray, tokens: Sequence[str], layer: int, head: int, *, window: slice | None = None,
+                  scale: str = "row") -> go.Figure:
     """Token x token attention of one head: ``matrix`` (n, n), rows queries, columns keys; ``layer``/``head``
-    1-based for the title."""
-    matrix = np.asarray(matrix)
+    1-based for the title. ``window``: the tokens drawn (rows and columns; default all: at most ~64 keep every k-mer
+    label readable); ``scale``: see ``map_colours``. Hover shows the raw weight."""
+    matrix = np.asarray(matrix, dtype=float)
     if matrix.shape != (len(tokens), len(tokens)):
         raise DnabertError(f"attention map of shape {matrix.shape} does not match {len(tokens)} tokens")
-    labels = [f"{i}:{t}" for i, t in enumerate(tokens)]
+    window = window or slice(0, len(tokens))
+    shown = matrix[window, window]
+    labels = [f"{i}:{t}" for i, t in enumerate(tokens)][window]
+    colours, legend = map_colours(shown, scale)
     figure = go.Figure(go.Heatmap(
-        z=matrix, x=labels, y=labels, colorscale="Blues", colorbar={"title": "weight"},
-        hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.4g}<extra></extra>",
+        z=colours, x=labels, y=labels, customdata=shown, colorscale="Blues", colorbar={"title": legend},
+        hovertemplate="query %{y}<br>key %{x}<br>weight %{customdata:.4g}<extra></extra>",
     ))
-    figure.update_layout(title=f"attention, layer {layer}, head {head}", xaxis_title="key token",
-                         yaxis_title="query token", yaxis={"autorange": "reversed"}, template="plotly_white")
+    ticks = {"tickmode": "array", "tickvals": labels, "ticktext": labels, "tickfont": {"family": "monospace",
+                                                                                      "size": 9}}
+    figure.update_layout(title=f"attention, layer {layer}, head {head}: tokens {window.start}-{window.stop - 1} of "
+                               f"{len(tokens)} ({legend})",
+                         xaxis={"title": "key token", "tickangle": -90, **ticks},
+                         yaxis={"title": "query token", "autorange": "reversed", **ticks},
+                         template="plotly_white", height=max(500, 14 * len(labels) + 200))
     return figure
 
 
-def head_plot(rows: np.ndarray, title: str = "[CLS] attention of every head") -> go.Figure:
+def head_plot(rows: np.ndarray, title: str = "[CLS] attention of every head", *, start: int = 0) -> go.Figure:
     """Small multiples: one panel per (layer, head) with that head's ``[CLS]`` row over k-mer positions.
-    ``rows``: (layers, heads, m) k-mer scores (special tokens removed)."""
+    ``rows``: (layers, heads, m) k-mer scores (special tokens removed); ``start``: 0-based base where the window
+    begins, so the x axis reads 1-based positions of each k-mer's first base in the sequence."""
     rows = np.asarray(rows)
     if rows.ndim != 3:
         raise DnabertError(f"head plot needs rows of shape (layers, heads, positions), got {rows.shape}")
@@ -133,17 +167,21 @@ def head_plot(rows: np.ndarray, title: str = "[CLS] attention of every head") ->
                            row_titles=[f"L{i + 1}" for i in range(n_layers)],
                            column_titles=[f"H{h + 1}" for h in range(n_heads)],
                            horizontal_spacing=0.01, vertical_spacing=0.01)
-    x = np.arange(1, m + 1)
+    x = np.arange(start + 1, start + m + 1)
     for layer in range(n_layers):
         for head in range(n_heads):
             figure.add_trace(go.Scatter(
                 x=x, y=rows[layer, head], mode="lines", line={"width": 1, "color": "#3b4cc0"}, showlegend=False,
-                hovertemplate=f"layer {layer + 1}, head {head + 1}<br>k-mer %{{x}}<br>weight %{{y:.4g}}<extra></extra>",
+                hovertemplate=f"layer {layer + 1}, head {head + 1}<br>k-mer at %{{x}} bp<br>weight %{{y:.4g}}"
+                              "<extra></extra>",
             ), row=layer + 1, col=head + 1)
-    figure.update_xaxes(showticklabels=False)
-    figure.update_yaxes(showticklabels=False)
-    figure.update_layout(title=title, template="plotly_white", height=max(300, 90 * n_layers),
-                         margin={"l": 20, "r": 40, "t": 80, "b": 20})
+    figure.update_xaxes(showticklabels=True, nticks=4, tickfont={"size": 8})
+    for head in range(n_heads):
+        figure.update_xaxes(title_text="position (bp)", title_font={"size": 9}, row=n_layers, col=head + 1)
+    figure.update_yaxes(showticklabels=True, nticks=3, tickfont={"size": 8}, col=1)
+    figure.update_yaxes(title_text="weight", title_font={"size": 9}, row=(n_layers + 1) // 2, col=1)
+    figure.update_layout(title=title, template="plotly_white", height=max(320, 110 * n_layers + 80),
+                         margin={"l": 60, "r": 40, "t": 80, "b": 50})
     return figure
 
 
@@ -155,6 +193,17 @@ def logo_matrix(landscape: Landscape) -> pd.DataFrame:
     for column in matrix.columns:
         matrix[column] = np.where(np.array(list(landscape.sequence)) == column, landscape.scores, 0.0)
     return matrix
+
+
+def logo_window(scores: np.ndarray, width: int = LOGO_WIDTH) -> tuple[int, int]:
+    """0-based half-open base range of ``width`` bases centred on the largest score (NaN ignored; the start of the
+    sequence when all are NaN), clipped into the sequence: the default region of an attribution logo."""
+    scores = np.asarray(scores, dtype=float)
+    n = len(scores)
+    width = min(width, n)
+    peak = int(np.nanargmax(scores)) if np.isfinite(scores).any() else 0
+    start = min(max(peak - width // 2, 0), n - width)
+    return start, start + width
 
 
 def attribution_logo(landscape: Landscape, start: int = 0, end: int | None = None) -> plt.Figure:
