@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import model_picker, warm_imports
+from app_pages.common import model_picker, warm_imports
 
 st.set_page_config(page_title="DNABERT-viz", page_icon="🧬", layout="wide")
 navigation = st.navigation([
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/predict.py", title="Predict & explain", icon=":material/search:"),
-    st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/predict.py", title="Predict & explain", icon=":material/search:"),
+    st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
 ])
 model_picker()
+if navigation.title != "Home":
+    # the analysis pages import torch and transformers at once: wait for the warm-up thread (started when an earlier
+    # page was drawn, or now) instead of importing beside it: transformers' lazy module is not safe to import from
+    # two threads at a time (ImportError: cannot import name 'BertConfig')
+    warm_imports().join()
 navigation.run()
 warm_imports()

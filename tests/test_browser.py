@@ -8,14 +8,18 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from transformers import BertForMaskedLM
 
-from dnabert_core.model import save_model
+from dnabert_core.model import build_config, save_model
 from dnabert_core.tokenizer import KmerTokenizer
-from tests.conftest import random_dna, tiny_classifier
+from tests.conftest import TINY, random_dna, tiny_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -30,12 +34,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``streamlit run app.py`` with a tiny model in a configured models directory (beside any shipped model)."""
-    models = tmp_path_factory.mktemp("models")
-    save_model(tiny_classifier(3, labels=["background", "site"]), KmerTokenizer(3, 64), models / "tiny",
+def write_models(folder: Path) -> Path:
+    """A classifier "tiny", a three-class "tiny3" and an encoder without a head "tiny-encoder"."""
+    save_model(tiny_classifier(3, labels=["background", "site"]), KmerTokenizer(3, 64), folder / "tiny",
                card="# tiny\n\n## Task\n\nA tiny test model.\n")
+    save_model(tiny_classifier(3, labels=["acceptor", "donor", "neither"], seed=1), KmerTokenizer(3, 64),
+               folder / "tiny3", card="# tiny3\n")
+    torch.manual_seed(2)
+    save_model(BertForMaskedLM(build_config(3, max_tokens=64, **TINY)).eval(), KmerTokenizer(3, 64),
+               folder / "tiny-encoder", card="# tiny encoder\n")
+    return folder
+
+
+@contextmanager
+def streamlit_server(models: Path) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port with ``models`` as the models directory; yields its URL once healthy
+    (the health check loads no page, so the first page request still meets a fresh server)."""
     port = free_port()
     env = {**os.environ, "DNABERT_MODELS_DIR": str(models), "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(
@@ -53,9 +67,17 @@ def server(tmp_path_factory):
     else:
         process.kill()
         raise RuntimeError(f"streamlit did not start: {process.stdout.read().decode()[-2000:]}")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with streamlit_server(write_models(tmp_path_factory.mktemp("models"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +114,44 @@ def open_page(page, url: str, path: str = "") -> None:
     wait_idle(page)
 
 
-def pick_tiny(page) -> None:
+def pick_model(page, name: str = "tiny") -> None:
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').click()
-    page.get_by_role("option", name="tiny").click()
+    page.get_by_role("option", name=name, exact=True).click()
     wait_idle(page)
+
+
+def pick_tiny(page) -> None:
+    pick_model(page, "tiny")
+
+
+def paste(page, text: str) -> None:
+    area = page.locator("textarea")
+    area.fill(text)
+    area.press("Control+Enter")  # commit the text (as a click elsewhere would)
+    wait_idle(page)
+
+
+def choose_upload(page) -> None:
+    page.get_by_text("Upload a file", exact=True).click()
+    wait_idle(page)
+
+
+def press_run(page) -> None:
+    page.get_by_role("button", name="Run", exact=True).click()
+
+
+def predicted_ids(page) -> list[str]:
+    """The ids of the predictions table, read from its TSV download."""
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download TSV").first.click()
+    rows = Path(info.value.path()).read_text().splitlines()
+    assert rows[0].startswith("id\tlength\twindows")
+    return [row.split("\t")[0] for row in rows[1:]]
+
+
+def fasta(prefix: str, n: int, seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    return "".join(f">{prefix}{i}\n{random_dna(rng, int(rng.integers(40, 200)))}\n" for i in range(n))
 
 
 @pytest.mark.parametrize("path, title", [("", "DNABERT-viz"), ("predict", "Predict & explain"),
@@ -138,6 +194,7 @@ def test_upload_with_one_bad_record(server, page, tmp_path):
     fasta.write_text(f">ok1\n{random_dna(rng, 60)}\n>broken\nACGT!ACGT\n>ok2\n{random_dna(rng, 90)}\n")
     open_page(page, server, "predict")
     pick_tiny(page)
+    choose_upload(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(fasta))
     wait_idle(page)
     page.get_by_role("button", name="Run", exact=True).click()
@@ -150,3 +207,110 @@ def test_upload_with_one_bad_record(server, page, tmp_path):
         page.get_by_role("button", name="Download CSV").nth(1).click()  # the first is the rejected-records table
     rows = Path(info.value.path()).read_text().splitlines()
     assert rows[0].startswith("id,length,windows") and [r.split(",")[0] for r in rows[1:]] == ["ok1", "ok2"]
+
+
+def test_three_users_press_run_together(server, browser):
+    """Three browsers with 5, 9 and 14 sequences press Run at once: each gets exactly its own table."""
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+                for _ in range(3)]
+    try:
+        pages = [context.new_page() for context in contexts]
+        inputs = {"alice": 5, "bob": 9, "carol": 14}
+        for page, (name, n) in zip(pages, inputs.items()):
+            page.set_default_timeout(WAIT_MS)
+            open_page(page, server, "predict")
+            pick_tiny(page)
+            paste(page, fasta(f"{name}_", n, seed=n))
+        for page in pages:
+            press_run(page)  # all three scripts now run on the server together
+        for page, (name, n) in zip(pages, inputs.items()):
+            page.wait_for_selector('[data-testid="stPlotlyChart"]')
+            wait_idle(page)
+            assert predicted_ids(page) == [f"{name}_{i}" for i in range(n)]
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_examples_run_twice(server, page):
+    for _ in range(2):
+        open_page(page, server)
+        page.get_by_role("button", name="Splice sites: acceptor, donor, neither").click()
+        page.wait_for_selector("h1:has-text('Predict & explain')")
+        wait_idle(page)
+        press_run(page)
+        page.wait_for_selector('[data-testid="stPlotlyChart"]')
+        wait_idle(page)
+
+
+def test_a_model_switch_without_run_shows_no_old_result(server, page):
+    open_page(page, server, "predict")
+    pick_tiny(page)
+    paste(page, fasta("s", 3, seed=1))
+    press_run(page)
+    page.wait_for_selector('[data-testid="stPlotlyChart"]')
+    wait_idle(page)
+    pick_model(page, "tiny3")
+    caption = page.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]').inner_text()
+    assert "tiny3" in caption  # the picker kept the change
+    assert page.locator('[data-testid="stDataFrame"]').count() == 0
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
+    assert "changed since the last run (it used tiny)" in page.locator('[data-testid="stAlertContentInfo"]').inner_text()
+
+
+def test_an_encoder_shows_landscapes_only(server, page):
+    open_page(page, server, "predict")
+    pick_model(page, "tiny-encoder")
+    paste(page, fasta("e", 2, seed=2))
+    press_run(page)
+    page.wait_for_selector('[data-testid="stPlotlyChart"]')
+    wait_idle(page)
+    assert page.get_by_text("Predictions", exact=True).count() == 0
+    assert page.get_by_text("Overlay integrated-gradients attribution").count() == 0
+
+
+def test_uploads_are_bounded(server, page, tmp_path):
+    import gzip
+
+    from app_pages.common import MAX_TEXT_BYTES, MAX_UPLOAD_MB
+
+    bomb = tmp_path / "bomb.fa.gz"  # 2 records, the second followed by 80 MB of blank lines: about 80 kB compressed
+    with gzip.open(bomb, "wb", compresslevel=9) as handle:
+        handle.write(b">first\n" + b"ACGT" * 30 + b"\n>second\n" + b"ACGT" * 30 + b"\n")
+        for _ in range(80):
+            handle.write(b"\n" * 2**20)
+    assert bomb.stat().st_size < 2**20
+    open_page(page, server, "predict")
+    pick_tiny(page)
+    choose_upload(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bomb))
+    wait_idle(page)
+    press_run(page)
+    page.wait_for_selector('[data-testid="stPlotlyChart"]')
+    wait_idle(page)
+    warning = page.locator('[data-testid="stAlertContentWarning"]').first.inner_text()
+    assert f"stopped at the limit of {MAX_TEXT_BYTES:,} bytes of text" in warning and "dnabert attention" in warning
+    assert "record 'second' (header on line 3) was being read and is left out" in warning
+    assert predicted_ids(page) == ["first"]
+    big = tmp_path / "big.fa"
+    big.write_bytes(b">big\n" + b"A" * ((MAX_UPLOAD_MB + 1) * 2**20))
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(big))
+    page.wait_for_timeout(1000)
+    assert f"{MAX_UPLOAD_MB}" in page.locator('[data-testid="stFileUploader"]').inner_text()  # "must be 16MB or smaller"
+
+
+def test_deep_link_on_a_fresh_server(tmp_path, browser):
+    """The first request a new server gets is /predict: the page, its navigation and the model picker are there."""
+    with streamlit_server(write_models(tmp_path)) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            open_page(page, url, "predict")
+            assert page.locator("h1").first.inner_text().strip() == "Predict & explain"
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            assert sidebar.locator('[data-testid="stSelectbox"]').count() == 1
+            navigation = sidebar.locator('[data-testid="stSidebarNav"]').inner_text()
+            assert "Predict & explain" in navigation and "common" not in navigation
+        finally:
+            context.close()

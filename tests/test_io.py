@@ -721,9 +721,11 @@ def test_progress_counts_the_bytes_of_the_file_on_disk(tmp_path, compression):
 # ---------------------------------------------------------------- read limits
 
 
-def notice(name: str, limit: str) -> str:
+def notice(name: str, limit: str, cut: tuple[str, int] | None = None) -> str:
+    """The LimitReached message; ``cut``: (record id, header line) of a FASTA record the limit stopped inside."""
     rest = "the rest was not read (for big inputs use the `dnabert` command line)"
-    return f"{name}: stopped at the limit of {limit}: {rest}"
+    inside = f"; record {cut[0]!r} (header on line {cut[1]}) was being read and is left out" if cut else ""
+    return f"{name}: stopped at the limit of {limit}{inside}: {rest}"
 
 
 def test_max_records_keeps_the_records_before_the_limit(tmp_path):
@@ -744,7 +746,7 @@ def test_max_bases_stops_inside_a_long_record_without_reading_it(tmp_path):
     calls: list[int] = []
     items = list(iter_records(path, limits=ReadLimits(max_bases=12), progress=lambda done, _: calls.append(done)))
     assert [(item.id, item.sequence) for item in items[:-1]] == [("a", "ACGTACGT"), ("b", "GGGG")]
-    assert str(items[-1]) == notice("x.fa", "12 bases")
+    assert str(items[-1]) == notice("x.fa", "12 bases", cut=("long", 6))  # named, and none of it passed on
     assert calls[-1] <= 1 << 20  # the first 1 MiB chunk held the limit: the other 4 MB were never read
     assert read_records(write(tmp_path / "y.fa", text), limits=ReadLimits(max_bases=12)).truncated is None
 
@@ -755,10 +757,10 @@ def test_max_decompressed_bytes_counts_text_bytes_exactly(tmp_path):
     assert read_records(path, limits=ReadLimits(max_decompressed_bytes=18)).truncated is None
     parsed = read_records(path, limits=ReadLimits(max_decompressed_bytes=17))  # record c may go on: not complete
     assert pairs(parsed) == [("a", "AC"), ("b", "GG")]
-    assert parsed.truncated == notice("x.fa.gz", "17 bytes of text")
+    assert parsed.truncated == notice("x.fa.gz", "17 bytes of text", cut=("c", 5))
     parsed = parse_text(text, limits=ReadLimits(max_decompressed_bytes=10))  # ">a\nAC\n>b\n": a is complete
     assert (pairs(parsed), parsed.errors) == ([("a", "AC")], ())
-    assert parsed.truncated == notice("pasted text", "10 bytes of text")
+    assert parsed.truncated == notice("pasted text", "10 bytes of text", cut=("b", 3))  # b's header was read
 
 
 @pytest.mark.parametrize(("head", "line", "fmt"), [(b">bomb\n", b"ACGT" * 250 + b"\n", None), (b"", b"\0" * 1001, "text")])
@@ -775,7 +777,8 @@ def test_a_gzip_bomb_stops_at_max_decompressed_bytes_with_bounded_memory(tmp_pat
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert [str(item) for item in items] == [notice("bomb.fa.gz", "8,388,608 bytes of text")]
+    cut = ("bomb", 1) if head else None
+    assert [str(item) for item in items] == [notice("bomb.fa.gz", "8,388,608 bytes of text", cut)]
     assert peak < 40 << 20, f"peak {peak / 1e6:.0f} MB"
     assert calls[-1] < path.stat().st_size / 4  # most of the file was never even read
 

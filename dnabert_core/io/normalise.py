@@ -59,22 +59,29 @@ class Bases:
 
     Lines wait in ``pending`` (at most 256 lines, or one long line), then lose their whitespace and go through one
     bytes.translate that both checks and maps them onto ``data``; the first invalid character is kept in ``bad`` as
-    (index, char). ``ends[i]``: bases up to the end of part ``i``; the parts are consecutive file lines from
-    ``first_line``, so an error's position gives its line.
+    (index, char). ``ends[i]``: bases up to the end of part ``i``, ``lines[i]`` its file line (parts are consecutive
+    lines from ``first_line`` unless ``add`` says otherwise: empty lines are never passed), so an error's position
+    gives its line.
     """
 
-    __slots__ = ("data", "pending", "ends", "first_line", "bad", "budget")
+    __slots__ = ("data", "pending", "ends", "lines", "next_line", "first_line", "bad", "budget")
 
     def __init__(self, first_line: int | None, budget: Budget | None = None) -> None:
         self.data: bytes | bytearray = b""
         self.pending: list[str] = []
         self.ends = array("q")
+        self.lines = array("q")
         self.first_line = first_line
+        self.next_line = first_line or 0
         self.bad: tuple[int, str] | None = None
         self.budget = budget
 
-    def add(self, text: str) -> None:
+    def add(self, text: str, line: int | None = None) -> None:
+        """One more part of the sequence: the text of file line ``line`` (default: the line after the last part)."""
+        line = self.next_line if line is None else line
         self.pending.append(text)
+        self.lines.append(line)
+        self.next_line = line + 1
         if len(self.pending) >= _FLUSH_LINES or len(text) >= _LONG_LINE:
             self._flush()
 
@@ -88,7 +95,7 @@ class Bases:
             index, char = self.bad
             reason = _NOT_UTF8 if char == "\ufffd" else f"invalid character {char!r} (not an IUPAC nucleotide code)"
             part = bisect.bisect_left(self.ends, index + 1)
-            at = None if self.first_line is None else self.first_line + part
+            at = None if self.first_line is None else self.lines[part]
             raise InputError(reason, record_id=record_id, position=index + 1, line=at, source=source)
         data, self.data = self.data, b""  # the bytes go before the str is made
         return data.decode("ascii")

@@ -200,18 +200,24 @@ def _parse_fasta(lines: Iterable[tuple[int, str]], name: str, budget: Budget | N
     record: _Raw | None = None
     number = 0
     stray = False
-    for line_no, text in lines:
-        if text.startswith(">"):
-            if record is not None:
-                yield record
-            number += 1
-            words = text[1:].split(maxsplit=1)
-            record = _Raw(number, words[0] if words else None, line_no, Bases(line_no + 1, budget))
-        elif record is not None:
-            record.bases.add(text)
-        elif not stray and text and not text.isspace():
-            stray = True
-            yield InputError("text before the first '>' header belongs to no record", line=line_no, source=name)
+    try:
+        for line_no, text in lines:
+            if text.startswith(">"):
+                if record is not None:
+                    yield record
+                number += 1
+                words = text[1:].split(maxsplit=1)
+                record = _Raw(number, words[0] if words else None, line_no, Bases(line_no + 1, budget))
+            elif record is not None:
+                record.bases.add(text, line_no)
+            elif not stray and text and not text.isspace():
+                stray = True
+                yield InputError("text before the first '>' header belongs to no record", line=line_no, source=name)
+    except LimitReached as limit:  # the record being read may be incomplete: name it, never pass on a piece of it
+        if record is None:
+            raise
+        cut = f"record {record.name or f'seq{record.number}'!r} (header on line {record.line}) was being read"
+        raise limit_reached(f"{limit.what}; {cut} and is left out", name) from None
     text = ""  # the last line may be a whole chromosome: let its record alone hold it
     if record is not None:
         yield record

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dnabert_core.errors import DnabertError
 from dnabert_core.model import convert_folder
-from pages.common import download_figure, download_table
+from app_pages.common import download_figure, download_table
 from viz.catalog import convertible, list_models, metrics_frame, models_dir
 from viz.figures import confusion_figure
 

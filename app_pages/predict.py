@@ -11,7 +11,7 @@ import hashlib
 import streamlit as st
 
 from dnabert_core.io import parse_bytes, parse_text
-from pages.common import (MAX_BASES, MAX_SEQUENCES, MAX_TEXT_BYTES, MAX_UPLOAD_MB, current_model, download_figure,
+from app_pages.common import (MAX_BASES, MAX_SEQUENCES, MAX_TEXT_BYTES, MAX_UPLOAD_MB, current_model, download_figure,
                           download_table, get_model, guarded, input_limits, progress_callback, result_cache)
 from viz.attribution import integrated_gradients
 from viz.explain import (LandscapeSettings, analyse, attention_detail, errors_table, labelled_tracks_table,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import EXAMPLES, current_model
+from app_pages.common import EXAMPLES, current_model
 from viz.catalog import card_sections, list_models
 
 EXAMPLE_SETS = {  # button label -> (example file, model it suits)
@@ -48,10 +48,10 @@ columns = st.columns(len(EXAMPLE_SETS))
 for column, (label, (file_name, model)) in zip(columns, EXAMPLE_SETS.items()):
     column.button(label, key=f"example-{file_name}", width="stretch", on_click=load_example, args=(file_name, model))
 if st.session_state.pop("go_to_predict", False):
-    st.switch_page("pages/predict.py")
+    st.switch_page("app_pages/predict.py")
 
 st.subheader("Pages")
-st.page_link("pages/predict.py", label="Predict & explain: probabilities, landscapes, attributions",
+st.page_link("app_pages/predict.py", label="Predict & explain: probabilities, landscapes, attributions",
              icon=":material/search:")
-st.page_link("pages/models.py", label="Models: cards, held-out metrics, curves; convert a DNABERT checkpoint",
+st.page_link("app_pages/models.py", label="Models: cards, held-out metrics, curves; convert a DNABERT checkpoint",
              icon=":material/inventory_2:")
