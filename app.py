@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import model_picker, warm_imports
+from app_pages.common import keep_widget_state, model_picker, warm_imports
 
 st.set_page_config(page_title="DNABERT-viz", page_icon="🧬", layout="wide")
 navigation = st.navigation([
@@ -14,6 +14,7 @@ navigation = st.navigation([
     st.Page("app_pages/predict.py", title="Predict & explain", icon=":material/search:"),
     st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
 ])
+keep_widget_state()
 model_picker()
 if navigation.title != "Home":
     # the analysis pages import torch and transformers at once: wait for the warm-up thread (started when an earlier

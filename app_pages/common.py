@@ -51,6 +51,20 @@ def get_model(path: str) -> LoadedModel:
     return load_model(path)
 
 
+# Widget values of Predict & explain that outlive a visit to another page (Streamlit drops the state of widgets a run
+# does not draw). File uploads cannot be kept this way: an upload is chosen again after leaving the page.
+PERSISTENT_KEYS = ("predict_source", "predict_text", "ls_layer", "ls_heads", "ls_query", "ls_reduce", "ls_normalise",
+                   "ig_overlay", "ig_target", "show_maps", "map_layer", "map_head", "map_scale", "heatmap_sort")
+
+
+def keep_widget_state() -> None:
+    """Re-assign the ``PERSISTENT_KEYS`` at the start of every run, so they count as set by the app and survive runs of
+    pages that do not draw their widgets."""
+    for key in PERSISTENT_KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def model_picker() -> ModelEntry | None:
     """The sidebar's model choice: the widget owns ``st.session_state["model_name"]`` (kept across pages because the
     picker is drawn on every page; a name that no longer exists falls back to the default)."""

@@ -16,9 +16,9 @@ EXAMPLE_SETS = {  # button label -> (example file, model it suits)
 
 def load_example(file_name: str, model: str) -> None:
     """Button callback (runs before the script, so it may set the sidebar picker): the example becomes the pasted
-    input of Predict & explain, with the model it suits when that model is present."""
-    st.session_state["predict_source"] = "paste"
-    st.session_state["predict_text"] = (EXAMPLES / file_name).read_text()
+    input of Predict & explain (handed over in ``example_text``, which that page moves into its text area before
+    drawing it: a widget value set here, a page earlier, shows empty in the browser), with the model it suits."""
+    st.session_state["example_text"] = (EXAMPLES / file_name).read_text()
     st.session_state.pop("predict_result", None)
     if model in {e.name for e in list_models()}:
         st.session_state["model_name"] = model

@@ -183,6 +183,9 @@ if loaded is None:
 config = loaded.model.config
 labels = list(loaded.labels)
 
+if "example_text" in st.session_state:  # an example picked on Home: it becomes the pasted text in this run
+    st.session_state["predict_source"] = "paste"
+    st.session_state["predict_text"] = st.session_state.pop("example_text")
 source = st.radio("Input", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="predict_source")
 text, upload = "", None
 if source == "paste":

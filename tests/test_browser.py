@@ -258,6 +258,24 @@ def test_a_model_switch_without_run_shows_no_old_result(server, page):
     assert "changed since the last run (it used tiny)" in page.locator('[data-testid="stAlertContentInfo"]').inner_text()
 
 
+def test_input_and_result_survive_a_visit_to_another_page(server, page):
+    open_page(page, server, "predict")
+    pick_tiny(page)
+    text = fasta("keep", 2, seed=3)
+    paste(page, text)
+    press_run(page)
+    page.wait_for_selector('[data-testid="stPlotlyChart"]')
+    wait_idle(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Models").click()
+    page.wait_for_selector("h1:has-text('Models')")
+    wait_idle(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Predict & explain").click()
+    page.wait_for_selector("h1:has-text('Predict & explain')")
+    wait_idle(page)
+    assert page.locator("textarea").input_value() == text
+    assert predicted_ids(page) == ["keep0", "keep1"]
+
+
 def test_an_encoder_shows_landscapes_only(server, page):
     open_page(page, server, "predict")
     pick_model(page, "tiny-encoder")
