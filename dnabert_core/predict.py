@@ -68,16 +68,24 @@ def informative_rows(outputs: np.ndarray) -> np.ndarray:
 
 
 def unscored_spans(starts: np.ndarray, informative: np.ndarray, size: int, length: int) -> list[tuple[int, int]]:
-    """0-based half-open base spans covered by no informative window (merged, in order): what was not scored."""
-    covered = np.zeros(length, dtype=bool)
-    for start in starts[informative]:
-        covered[start : start + size] = True
-    return false_runs(covered)
+    """0-based half-open base spans covered by no informative window (merged, in order): what was not scored.
+    ``starts`` ascending, as ``KmerTokenizer.windows`` gives them; works on the windows, never on a per-base array."""
+    spans, covered_to = [], 0
+    for start in starts[informative].tolist():
+        if start > covered_to:
+            spans.append((covered_to, start))
+        covered_to = max(covered_to, start + size)
+    if covered_to < length:
+        spans.append((covered_to, length))
+    return spans
 
 
 def false_runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """0-based half-open spans where a (length,) bool mask is False, in order."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([1], mask.astype(np.int8), [1]))))
+    """0-based half-open spans where a (length,) bool mask is False, in order (bool work only: a chromosome-long mask
+    costs two bytes a base, not the 16 of an int64 diff)."""
+    padded = np.ones(len(mask) + 2, dtype=bool)
+    padded[1:-1] = mask
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 

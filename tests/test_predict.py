@@ -205,3 +205,25 @@ def test_errors(loaded, dnabert_format_dir):
     masked_lm = load_model(dnabert_format_dir)
     with pytest.raises(DnabertError, match="no trained classification head"):
         list(predict(masked_lm, make_records(1)))
+
+
+def test_unscored_spans_and_false_runs_match_a_per_base_scan():
+    from dnabert_core.predict import false_runs, unscored_spans
+
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        length, size = int(rng.integers(1, 120)), int(rng.integers(1, 40))
+        starts = np.unique(rng.integers(0, max(length - size, 0) + 1, int(rng.integers(1, 8))))
+        informative = rng.random(len(starts)) < 0.6
+        covered = np.zeros(length, dtype=bool)
+        for start in starts[informative]:
+            covered[start : start + size] = True
+        naive = []
+        for i in range(length):  # runs of uncovered bases, one base at a time
+            if not covered[i]:
+                if naive and naive[-1][1] == i:
+                    naive[-1] = (naive[-1][0], i + 1)
+                else:
+                    naive.append((i, i + 1))
+        assert unscored_spans(starts, informative, size, length) == naive
+        assert false_runs(covered) == naive
