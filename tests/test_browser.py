@@ -227,6 +227,8 @@ def test_three_users_press_run_together(server, browser):
             page.wait_for_selector('[data-testid="stPlotlyChart"]')
             wait_idle(page)
             assert predicted_ids(page) == [f"{name}_{i}" for i in range(n)]
+            track = page.locator('[data-testid="stPlotlyChart"]').filter(has_text=f"{name}_0: ")
+            assert track.count() == 1  # the landscape track is of this user's first sequence
     finally:
         for context in contexts:
             context.close()
