@@ -53,7 +53,7 @@ def test_home_page(models_dir):
 
 def test_predict_page_shows_results_and_rejected_records(models_dir):
     rng = np.random.default_rng(0)
-    at = app("pages/predict.py")
+    at = app("app_pages/predict.py")
     assert not at.exception
     assert at.info  # the guard before any input
     at.text_area[0].set_value(f">good1\n{random_dna(rng, 40)}\n>bad\nACGTXACGT\n>good2\n{random_dna(rng, 150)}\n")
@@ -72,10 +72,10 @@ def test_predict_page_shows_results_and_rejected_records(models_dir):
 
 
 def test_too_many_sequences_are_cut_with_a_pointer_to_the_cli(models_dir, monkeypatch):
-    import pages.common
+    import app_pages.common
 
-    monkeypatch.setattr(pages.common, "MAX_SEQUENCES", 3)
-    at = app("pages/predict.py")
+    monkeypatch.setattr(app_pages.common, "MAX_SEQUENCES", 3)
+    at = app("app_pages/predict.py")
     at.text_area[0].set_value("\n".join(["ACGTACGTAC"] * 5))
     at.button[0].click()
     at.run()
@@ -87,7 +87,7 @@ def test_too_many_sequences_are_cut_with_a_pointer_to_the_cli(models_dir, monkey
 
 
 def test_models_page(models_dir):
-    at = app("pages/models.py")
+    at = app("app_pages/models.py")
     assert not at.exception
     assert "tiny" in [h.value for h in at.header]
 
@@ -110,7 +110,7 @@ def sequences(n: int = 3, seed: int = 0) -> str:
 
 
 def test_a_result_is_never_shown_beside_another_model_or_input(models_dir):
-    at = paste_and_run(app("pages/predict.py"), sequences())
+    at = paste_and_run(app("app_pages/predict.py"), sequences())
     assert list(at.dataframe[0].value.columns[:5]) == ["id", "length", "windows", "prob_background", "prob_site"]
     at.session_state["model_name"] = "tiny3"  # switch the model without Run (AppTest runs pages without the
     at.run()  # sidebar picker of app.py; tests/test_browser.py uses the real one)
@@ -129,7 +129,7 @@ def test_a_result_is_never_shown_beside_another_model_or_input(models_dir):
 
 
 def test_paste_or_upload_is_an_explicit_choice(models_dir):
-    at = app("pages/predict.py")
+    at = app("app_pages/predict.py")
     assert at.text_area and not at.get("file_uploader")
     at.radio(key="predict_source").set_value("upload")
     at.run()
@@ -151,8 +151,8 @@ def test_the_same_input_twice_replays_from_the_cache(models_dir, monkeypatch):
 
     monkeypatch.setattr(viz.explain, "analyse", counting)
     text = sequences(seed=11)
-    first = paste_and_run(app("pages/predict.py"), text).dataframe[0].value
-    again = paste_and_run(app("pages/predict.py"), text)  # a second user with the same input
+    first = paste_and_run(app("app_pages/predict.py"), text).dataframe[0].value
+    again = paste_and_run(app("app_pages/predict.py"), text)  # a second user with the same input
     run_button(again).click()  # and Run once more
     again.run()
     assert not again.exception and len(calls) == 1
@@ -162,12 +162,12 @@ def test_the_same_input_twice_replays_from_the_cache(models_dir, monkeypatch):
 def test_examples_work_twice_in_a_row(models_dir):
     at = app(model="tiny")  # the example picks promoter-300 when shipped
     for _ in range(2):
-        at.switch_page("pages/home.py")
+        at.switch_page("app_pages/home.py")
         at.run()
         next(b for b in at.button if b.label.startswith("Promoters")).click()
         at.run()
         assert not at.exception and at.title[0].value == "Predict & explain"  # the app switched page
-        at.switch_page("pages/predict.py")  # AppTest does not follow st.switch_page into later runs
+        at.switch_page("app_pages/predict.py")  # AppTest does not follow st.switch_page into later runs
         at.run()
         assert ">TATA_promoter_" in at.text_area(key="predict_text").value
         run_button(at).click()
@@ -176,7 +176,7 @@ def test_examples_work_twice_in_a_row(models_dir):
 
 
 def test_an_encoder_offers_landscapes_but_no_probabilities_or_attributions(models_dir):
-    at = paste_and_run(app("pages/predict.py", model="tiny-encoder"), sequences())
+    at = paste_and_run(app("app_pages/predict.py", model="tiny-encoder"), sequences())
     assert not at.dataframe  # no prediction table
     assert not [c for c in at.checkbox if "integrated-gradients" in c.label]
     assert len(at.get("plotly_chart")) == 2  # heatmap and track
@@ -184,7 +184,7 @@ def test_an_encoder_offers_landscapes_but_no_probabilities_or_attributions(model
 
 
 def test_attribution_logo_follows_the_chosen_region_and_tracks_are_labelled(models_dir):
-    at = paste_and_run(app("pages/predict.py"), sequences(1, seed=3))
+    at = paste_and_run(app("app_pages/predict.py"), sequences(1, seed=3))
     at.checkbox(key="ig_overlay").check()
     at.run()
     assert not at.exception and at.checkbox(key="ig_overlay").value
@@ -196,7 +196,7 @@ def test_attribution_logo_follows_the_chosen_region_and_tracks_are_labelled(mode
 
 
 def test_attention_maps_stay_while_their_settings_change(models_dir):
-    at = paste_and_run(app("pages/predict.py"), sequences(1, seed=4))
+    at = paste_and_run(app("app_pages/predict.py"), sequences(1, seed=4))
     at.toggle(key="show_maps").set_value(True)
     at.run()
     assert not at.exception and len(at.get("plotly_chart")) == 3  # track, map, head plots
@@ -215,7 +215,7 @@ def test_a_failure_is_a_short_message_not_a_traceback(models_dir, monkeypatch):
         raise RuntimeError("internal detail that users should not see")
 
     monkeypatch.setattr(viz.explain, "analyse", broken)
-    at = paste_and_run(app("pages/predict.py"), sequences(seed=21))
+    at = paste_and_run(app("app_pages/predict.py"), sequences(seed=21))
     assert not at.exception
     message = at.error[0].value
     assert "The analysis failed (RuntimeError)" in message and "internal detail" not in message
@@ -224,10 +224,10 @@ def test_a_failure_is_a_short_message_not_a_traceback(models_dir, monkeypatch):
 def test_upload_limit_is_stated_and_matches_the_server_config(models_dir):
     import tomllib
 
-    from pages.common import MAX_UPLOAD_MB
+    from app_pages.common import MAX_UPLOAD_MB
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
     assert config["client"]["showErrorDetails"] == "none"
-    at = app("pages/predict.py")
+    at = app("app_pages/predict.py")
     assert any(f"Up to {MAX_UPLOAD_MB} MB a file" in c.value for c in at.caption)
