@@ -16,7 +16,9 @@ from viz.figures import (
     landscape_heatmap,
     landscape_track,
     logo_matrix,
+    logo_window,
     save_figure,
+    token_window,
 )
 
 
@@ -54,17 +56,41 @@ def test_heatmap_rows_sorted_and_short_rows_blank():
 
 def test_attention_map_and_head_plot_values():
     matrix = np.arange(9, dtype=float).reshape(3, 3) / 10
-    figure = attention_map(matrix, ["[CLS]", "ACG", "[SEP]"], layer=2, head=3)
-    np.testing.assert_array_equal(np.array(figure.data[0].z), matrix)
+    tokens = ["[CLS]", "ACG", "[SEP]"]
+    figure = attention_map(matrix, tokens, layer=2, head=3)  # default colour: each row over its maximum
+    np.testing.assert_allclose(np.array(figure.data[0].z), [[0, 0.5, 1], [0.6, 0.8, 1], [6 / 8, 7 / 8, 1]])
+    np.testing.assert_array_equal(np.array(figure.data[0].customdata), matrix)  # hover keeps the raw weight
     assert list(figure.data[0].x) == ["0:[CLS]", "1:ACG", "2:[SEP]"]
-    assert figure.layout.title.text == "attention, layer 2, head 3"
+    assert list(figure.layout.xaxis.ticktext) == list(figure.data[0].x)  # every label drawn
+    assert figure.layout.title.text.startswith("attention, layer 2, head 3: tokens 0-2 of 3")
+    log = attention_map(matrix, tokens, 2, 3, scale="log")
+    np.testing.assert_allclose(np.array(log.data[0].z)[0], [-6, -1, np.log10(0.2)])  # 0 floored at 1e-6
+    np.testing.assert_array_equal(np.array(attention_map(matrix, tokens, 2, 3, scale="linear").data[0].z), matrix)
+    part = attention_map(matrix, tokens, 2, 3, window=token_window(3, 1, 2), scale="linear")
+    np.testing.assert_array_equal(np.array(part.data[0].z), matrix[1:, 1:])
+    assert list(part.data[0].y) == ["1:ACG", "2:[SEP]"]
+    assert token_window(3, 5, 2) == slice(1, 3) and token_window(3, 0, 10) == slice(0, 3)  # clipped
     with pytest.raises(DnabertError, match=r"shape \(3, 3\) does not match 2 tokens"):
         attention_map(matrix, ["a", "b"], 1, 1)
+    with pytest.raises(DnabertError, match="unknown colour scale"):
+        attention_map(matrix, tokens, 1, 1, scale="sqrt")
     rows = np.random.default_rng(0).random((2, 3, 7))
-    heads = head_plot(rows)
+    heads = head_plot(rows, start=100)
     assert len(heads.data) == 6
     np.testing.assert_array_equal(heads.data[4].y, rows[1, 1])  # traces run layer by layer, head by head
+    np.testing.assert_array_equal(heads.data[4].x, np.arange(101, 108))  # 1-based bases of the window at 100
     assert "layer 2, head 2" in heads.data[4].hovertemplate
+    assert heads.layout.xaxis4.title.text == "position (bp)"  # the bottom row has a position axis
+
+
+def test_logo_window_centres_on_the_peak_and_stays_inside():
+    scores = np.zeros(300)
+    scores[220] = 5.0
+    assert logo_window(scores) == (190, 250)
+    scores[:] = 0
+    scores[3] = 1.0
+    assert logo_window(scores) == (0, 60)
+    assert logo_window(np.full(40, np.nan)) == (0, 40)  # nothing scored: the start, the whole short sequence
 
 
 def test_logo_matrix_puts_each_score_under_its_base():
