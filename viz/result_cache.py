@@ -43,10 +43,14 @@ class ResultCache(Generic[T]):
     def get(self, key: str) -> T | None:
         """The cached result for ``key`` (marked as recently used), or None."""
         with self._lock:
-            if key in self._results:
-                self._results.move_to_end(key)
-                return self._results[key]
-            return None
+            return self._hit(key)
+
+    def _hit(self, key: str) -> T | None:
+        """The result for ``key`` marked as recently used, or None; the caller holds the lock."""
+        if key in self._results:
+            self._results.move_to_end(key)
+            return self._results[key]
+        return None
 
     def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
         """The result for ``key``, computed by ``compute()`` when missing; a concurrent request for the same key waits
@@ -55,8 +59,7 @@ class ResultCache(Generic[T]):
         while True:
             with self._lock:
                 if key in self._results:
-                    self._results.move_to_end(key)
-                    return self._results[key]
+                    return self._hit(key)
                 pending = self._pending.get(key)
                 if pending is None:
                     pending = self._pending[key] = threading.Lock()
