@@ -310,13 +310,16 @@ def make_negatives(
     *,
     exclude: Iterable[str] = (),
     gc_tolerance: float = GC_TOLERANCE,
+    distinct: bool = True,
 ) -> list[tuple[str, str]]:
     """One negative per positive, the kinds taken in turn (positive i gets ``kinds[i % len(kinds)]``): a list of
     (sequence, kind) in the order of ``positives``.
 
     Kinds: ``KINDS``. ``"genomic"`` needs ``genome_text``: a window of the positive's length and GC (within
-    ``gc_tolerance``; the nearest GC left where none is, logged), overlapping no positive, no ``exclude`` sequence
-    and no other genomic negative.
+    ``gc_tolerance``; the nearest GC left where none is, logged), overlapping no positive and no ``exclude``
+    sequence; with ``distinct``, no other genomic negative either. GC-rich positives (promoters: mean GC 0.61) soon
+    use up the few distinct GC-rich windows of a few Mb of text, so ``distinct=False`` keeps them GC-matched at the
+    cost of windows that overlap.
     """
     unknown = sorted(set(kinds) - set(KINDS))
     if not kinds or unknown:
@@ -336,7 +339,8 @@ def make_negatives(
             out[index] = (shuffles[kind](positive, rng), kind)
     if genomic:
         genome = _prepare_genome(genome_text, [*positives, *exclude])
-        taken = np.zeros(genome.text.size, dtype=bool)  # shared by every length: no two genomic negatives overlap
+        # shared by every length: no two genomic negatives overlap
+        taken = np.zeros(genome.text.size, dtype=bool) if distinct else None
         for length, indices in sorted(genomic.items()):
             targets = np.array([gc_fraction(positives[i]) for i in indices])
             windows = _sample_windows(genome, length, len(indices), rng, targets, gc_tolerance, 0.0, taken)

@@ -173,6 +173,21 @@ def test_make_negatives_takes_the_kinds_in_turn():
         make_negatives(positives, ["genomic"], rng)
 
 
+def test_make_negatives_may_overlap_windows_to_stay_gc_matched():
+    rng = np.random.default_rng(9)
+    rich = "".join(rng.choice(list("ATCG"), size=600, p=[0.15, 0.15, 0.35, 0.35]))  # room for 6 distinct windows
+    text = "".join(rng.choice(list("ATCG"), size=30000, p=[0.3, 0.3, 0.2, 0.2])) + rich
+    positives = [text[-600:][i * 10 : i * 10 + 100] for i in range(20)]  # GC-rich, like promoters
+    positives = ["".join(rng.permutation(list(p))) for p in positives]  # same GC, not in the text
+    kinds = ["genomic"]
+    distinct = make_negatives(positives, kinds, np.random.default_rng(0), genome_text=text)
+    overlapping = make_negatives(positives, kinds, np.random.default_rng(0), genome_text=text, distinct=False)
+    gap = [[abs(gc_fraction(n) - gc_fraction(p)) for (n, _), p in zip(drawn, positives)]
+           for drawn in (distinct, overlapping)]
+    assert max(gap[0]) > 0.05  # distinct windows ran out of GC-rich text
+    assert max(gap[1]) <= 0.02 + 1e-9 and all(n in text for n, _ in overlapping)
+
+
 def test_every_generator_is_deterministic_with_a_seed():
     text, _, _ = synthetic_genome(np.random.default_rng(6))
     positives = [random_dna(np.random.default_rng(i), 100) for i in range(8)]
