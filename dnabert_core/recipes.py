@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from transformers import BertForMaskedLM
 
-from dnabert_core.baselines import fit_baseline
 from dnabert_core.cards import hardware, metrics_table, render_card
 from dnabert_core.corpus import corpus_from_sequences, mask_occurrences, piece_length
 from dnabert_core.errors import DnabertError
+from dnabert_core.evaluation import Peers, compare, comparison_table, fit_peers
 from dnabert_core.io import Genome, parse_region
-from dnabert_core.folder import METRIC_COLUMNS
+from dnabert_core.folder import CNN, KMER, METRIC_COLUMNS, MODEL, PEER_NAMES
 from dnabert_core.embedding_init import initialise_embeddings
 from dnabert_core.metrics import classification_curves, classification_metrics
 from dnabert_core.mlm_baselines import flank_baseline, unigram_baseline
@@ -179,20 +181,24 @@ def finetune_records(
     output: Path,
     config: TrainConfig,
     *,
+    heldout: Mapping[str, list[SequenceRecord]] | None = None,
+    cnn_seconds: float = 600.0,
     class_names: list[str] | None = None,
     patience: int = 5,
     on_log=None,
     command: str = "",
     data_note: str = "",
 ) -> dict:
-    """Fine-tune a classifier with dev early stopping, evaluate once on ``test`` beside the k-mer baseline, and write
-    the model folder with ``metrics.json`` and its card. Returns the metrics written."""
+    """Fine-tune a classifier with dev early stopping, evaluate once on ``test`` and on each ``heldout`` set
+    (name -> records) beside the k-mer logistic regression and the CNN peer (``cnn_seconds`` of training; 0: none),
+    and write the model folder with ``metrics.json`` and its card. Returns the metrics written."""
     raw_labels = class_labels(train)
     names = class_names or raw_labels
     if len(names) != len(raw_labels):
         raise DnabertError(f"{len(names)} class names given for {len(raw_labels)} classes ({raw_labels})")
     index = {label: i for i, label in enumerate(raw_labels)}
-    for split, records in (("dev", dev), ("test", test)):
+    sets = {"test": test, **(heldout or {})}
+    for split, records in (("dev", dev), *sets.items()):
         unknown = {r.label for r in records} - set(index)
         if unknown:
             raise DnabertError(f"{split} labels {sorted(unknown)} do not occur in the training set {raw_labels}")
@@ -223,31 +229,54 @@ def finetune_records(
     run.model.eval()
     result: dict = {"labels": names, "n_train": len(train), "n_dev": len(dev), "n_test": len(test),
                     "dev_best": best_dev, "wall_time_s": round(wall, 1), "hardware": hardware()}
-    if test:
-        y_test = np.array([index[r.label] for r in test])
-        ours = probabilities(run.model, test)
-        baseline = fit_baseline([r.sequence for r in train], [index[r.label] for r in train],
-                                [r.sequence for r in dev], [index[r.label] for r in dev], seed=config.seed)
-        result["test"] = classification_metrics(y_test, ours)
-        result["baseline"] = {**classification_metrics(y_test, baseline.predict_proba([r.sequence for r in test])),
-                              "C": baseline.C}
-        result["curves"] = classification_curves(y_test, ours, names)
+    peers = None
+    if any(sets.values()):
+        peers = fit_peers(train, dev, index, seed=config.seed, cnn_seconds=cnn_seconds,
+                          threads=torch.get_num_threads())
+        tables = compare(lambda records: probabilities(run.model, records), peers, sets, index)
+        result["heldout"] = tables
+        if "test" in tables:
+            result["test"], result["baseline"] = tables["test"][MODEL], {**tables["test"][KMER], "C": peers.kmer.C}
+            if CNN in tables["test"]:
+                result["cnn"] = tables["test"][CNN]
+            result["curves"] = classification_curves(np.array([index[r.label] for r in test]),
+                                                     probabilities(run.model, test), names)
     save_model(run.model, loaded.tokenizer, output)
     (output / "metrics.json").write_text(json.dumps(result, indent=2))
-    columns = list(METRIC_COLUMNS)
-    table = (metrics_table({"this model": result["test"], "k-mer logistic regression (k=1..6)": result["baseline"]},
-                           columns) if test else "No test set was given.")
-    card = render_card(
-        f"{output.name}: DNABERT-style classifier (k={loaded.k})",
+    card = _finetune_card(output, model_path, loaded.k, names, result, peers, run, config, best_dev, wall, command,
+                          data_note)
+    (output / "README.md").write_text(card, encoding="utf-8")
+    return result
+
+
+def _finetune_card(
+    output: Path, model_path, k: int, names: list[str], result: dict, peers: Peers | None, run: Run,
+    config: TrainConfig, best_dev: dict, wall: float, command: str, data_note: str,
+) -> str:
+    """The fine-tuned model's card: task, data, every held-out table beside the peers, training, limitations."""
+    if "test" in result:
+        rows = {PEER_NAMES[MODEL]: result["test"], PEER_NAMES[CNN]: result.get("cnn"),
+                PEER_NAMES[KMER]: result["baseline"]}
+        table = metrics_table({name: row for name, row in rows.items() if row}, list(METRIC_COLUMNS))
+        table += (f"\n\nConfusion matrix (rows: true {names}, columns: predicted): "
+                  f"{result['test']['confusion_matrix']}")
+    else:
+        table = "No test set was given."
+    if result.get("heldout"):
+        table += ("\n\nEvery held-out set (the test set first), AUROC and MCC of this model, the CNN and the k-mer "
+                  "logistic regression:\n\n" + comparison_table(result["heldout"]))
+    if peers is not None:
+        table += ("\n\nThe peers are trained and tested on exactly the same split, their choices made on the dev "
+                  f"set. {peers.description}")
+    n_train, n_dev, n_test = result["n_train"], result["n_dev"], result["n_test"]
+    return render_card(
+        f"{output.name}: DNABERT-style classifier (k={k})",
         {
             "Task": f"Sequence classification into {len(names)} classes: {', '.join(names)}. "
             f"Started from `{Path(str(model_path)).name}`.",
-            "Data": (data_note or "") + f"\n\nTraining {len(train):,}, dev {len(dev):,} (early stopping), test "
-            f"{len(test):,} sequences (evaluated once, after training).",
-            "Held-out test metrics": table + "\n\nThe baseline is trained and tested on exactly the same split, "
-            "its regularisation chosen on the dev set."
-            + (f"\n\nConfusion matrix (rows: true {names}, columns: predicted): {result['test']['confusion_matrix']}"
-               if test else ""),
+            "Data": (data_note or "") + f"\n\nTraining {n_train:,}, dev {n_dev:,} (early stopping), test "
+            f"{n_test:,} sequences (evaluated once, after training).",
+            "Held-out test metrics": table,
             "Training": f"{run.step} steps (best dev {best_dev.get('mcc', float('nan')):.4f} MCC at step "
             f"{best_dev.get('step')}), global batch {config.batch_size}, AdamW (0.9, 0.98, eps 1e-6, weight decay "
             f"{config.weight_decay}), peak lr {config.lr}, {config.warmup_steps} warm-up steps, linear decay, dropout "
@@ -259,5 +288,3 @@ def finetune_records(
                "and more steps would likely improve it." if best_dev.get("step") == run.step else ""),
         },
     )
-    (output / "README.md").write_text(card, encoding="utf-8")
-    return result

@@ -31,7 +31,15 @@ def test_card_sections_and_metrics_frame():
     assert card_sections(card) == {"Task": "Splice sites.", "Held-out test metrics": "| a |\n|---|"}
     metrics = {"test": {"accuracy": 0.9, "f1": 0.8, "mcc": 0.7, "auroc": 0.95, "auprc": 0.94},
                "baseline": {"accuracy": 0.6, "f1": 0.5, "mcc": 0.2, "auroc": 0.7, "auprc": 0.65, "C": 1.0}}
-    frame = metrics_frame(metrics)
-    assert list(frame["model"]) == ["this model", "k-mer logistic regression"]
-    assert list(frame["mcc"]) == [0.7, 0.2] and list(frame.columns) == ["model", "accuracy", "f1", "mcc", "auroc",
-                                                                         "auprc"]
+    frame = metrics_frame({**metrics, "n_test": 40})
+    assert list(frame["model"]) == ["this model", "k-mer logistic regression (k=1..6)"]
+    assert list(frame["mcc"]) == [0.7, 0.2] and list(frame["n"]) == [40, 40]
+    assert list(frame.columns) == ["held-out set", "n", "model", "accuracy", "f1", "mcc", "auroc", "auprc"]
+    cnn = {"accuracy": 0.8, "f1": 0.7, "mcc": 0.6, "auroc": 0.9, "auprc": 0.88}
+    heldout = {"test": {"n": 40, "model": metrics["test"], "cnn": cnn, "kmer_lr": metrics["baseline"]},
+               "genomic": {"n": 10, "model": cnn, "kmer_lr": metrics["test"]}}  # no CNN on this set
+    frame = metrics_frame({**metrics, "heldout": heldout})
+    assert list(frame["held-out set"]) == ["test"] * 3 + ["genomic"] * 2
+    assert list(frame["model"]) == ["this model", "CNN on one-hot bases", "k-mer logistic regression (k=1..6)",
+                                    "this model", "k-mer logistic regression (k=1..6)"]
+    assert list(frame["mcc"]) == [0.7, 0.6, 0.2, 0.6, 0.7] and list(frame["n"]) == [40, 40, 40, 10, 10]

@@ -208,17 +208,26 @@ def test_finetune_writes_model_metrics_curves_and_card(tiny_model_dir, tmp_path,
             rows.append(f"s{i},{sequence},{label}")
         path.write_text("\n".join(rows) + "\n")
 
-    for name, n in (("train", 200), ("dev", 40), ("test", 60)):
+    for name, n in (("train", 200), ("dev", 40), ("test", 60), ("other", 30)):
         write(tmp_path / f"{name}.csv", n)
     out = tmp_path / "ft"
     code = main(["finetune", "-m", str(tiny_model_dir), "--train", str(tmp_path / "train.csv"),
                  "--dev", str(tmp_path / "dev.csv"), "--test", str(tmp_path / "test.csv"), "-o", str(out),
+                 "--heldout", f"other set={tmp_path / 'other.csv'}", "--cnn-minutes", "0.5",
                  "--steps", "60", "--eval-every", "20", "--lr", "3e-3", "--class-names", "plain,gggg", "--quiet"])
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["labels"] == ["plain", "gggg"] and metrics["n_test"] == 60
     assert {"accuracy", "f1", "mcc", "auroc", "auprc", "confusion_matrix"} <= set(metrics["test"])
     assert metrics["baseline"]["auroc"] > 0.9  # a planted G run: k-mer counts see it
+    assert metrics["cnn"]["auroc"] > 0.9  # and so does a convolution
+    assert list(metrics["heldout"]) == ["test", "other set"] and metrics["heldout"]["other set"]["n"] == 30
+    assert metrics["heldout"]["test"]["model"] == metrics["test"]
+    card = (out / "README.md").read_text()
+    other = metrics["heldout"]["other set"]
+    assert (f"| other set | 30 | {other['model']['auroc']:.4f} / {other['cnn']['auroc']:.4f} / "
+            f"{other['kmer_lr']['auroc']:.4f} |") in card
+    assert "CNN on one-hot bases" in card and "stopped by" in card
     assert {"roc_curve.png", "pr_curve.png", "loss_curve.png", "README.md", "model.safetensors"} <= {
         p.name for p in out.iterdir()}
     loaded = load_model(out)
@@ -230,9 +239,11 @@ def test_finetune_writes_model_metrics_curves_and_card(tiny_model_dir, tmp_path,
 
     from dnabert_core.io import read_records
 
-    test = read_records(tmp_path / "test.csv").records
-    probs = np.stack([p.probs for p in predict(loaded, test)])
-    assert roc_auc_score([int(r.label) for r in test], probs[:, 1]) == pytest.approx(metrics["test"]["auroc"], abs=1e-6)
+    for name, key in (("test", "test"), ("other", "other set")):
+        records = read_records(tmp_path / f"{name}.csv").records
+        probs = np.stack([p.probs for p in predict(loaded, records)])
+        assert roc_auc_score([int(r.label) for r in records], probs[:, 1]) == pytest.approx(
+            metrics["heldout"][key]["model"]["auroc"], abs=1e-6)
 
 
 def test_attention_writes_long_tsv_equal_to_the_library_and_a_figure(tiny_model_dir, fasta, tmp_path, capsys):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dnabert_core.folder import METRIC_COLUMNS, WEIGHT_FILES
+from dnabert_core.folder import CNN, KMER, METRIC_COLUMNS, MODEL, PEER_NAMES, WEIGHT_FILES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,10 +92,16 @@ def card_sections(card: str) -> dict[str, str]:
 
 
 def metrics_frame(metrics: dict) -> pd.DataFrame:
-    """Held-out test metrics of the model and of its k-mer baseline, one row each."""
+    """Held-out metrics of the model and of its peers (CNN, k-mer logistic regression): one row per held-out set
+    and model (the test set first), or, for a folder written before held-out sets, one row per model on the test."""
     columns = list(METRIC_COLUMNS)
-    rows = [{"model": name, **{c: metrics[key].get(c) for c in columns}}
-            for name, key in (("this model", "test"), ("k-mer logistic regression", "baseline")) if key in metrics]
+    if metrics.get("heldout"):
+        rows = [{"held-out set": name, "n": row["n"], "model": PEER_NAMES[key], **{c: row[key].get(c) for c in columns}}
+                for name, row in metrics["heldout"].items() for key in (MODEL, CNN, KMER) if key in row]
+    else:
+        rows = [{"held-out set": "test", "n": metrics.get("n_test"), "model": name,
+                 **{c: metrics[key].get(c) for c in columns}}
+                for name, key in ((PEER_NAMES[MODEL], "test"), (PEER_NAMES[KMER], "baseline")) if key in metrics]
     import pandas as pd  # lazily: the app's Home page lists models without pandas
 
-    return pd.DataFrame(rows, columns=["model", *columns])
+    return pd.DataFrame(rows, columns=["held-out set", "n", "model", *columns])

@@ -166,6 +166,14 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------------- finetune
+def named_file(text: str) -> tuple[str, str]:
+    """``NAME=FILE`` -> (name, file)."""
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=FILE (e.g. genomic=heldout/genomic.csv), got {text!r}")
+    return name.strip(), path.strip()
+
+
 def register_finetune(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "finetune",
@@ -174,18 +182,24 @@ def register_finetune(commands: argparse._SubParsersAction) -> None:
         description=(
             "Fine-tune a model (a pre-trained masked-LM folder gets a new classification head) on labelled sequences "
             "in any input format with labels (CSV/TSV 'label' column or --label-column, DNABERT's k-merized TSV, "
-            "ENCODE .data). At least two classes. Early stopping on dev MCC; the test set is evaluated once at the "
-            "end, beside a k-mer logistic-regression baseline on the same split. Writes a model folder with "
-            "metrics.json, ROC/PR curves and a model card; the training input length is saved in config.json and "
-            "becomes the model's default window.\n\n"
+            "ENCODE .data). At least two classes. Early stopping on dev MCC; the test set and each --heldout set "
+            "are evaluated once at the end, beside two peers trained on the same split: a k-mer logistic "
+            "regression and a small CNN on one-hot bases (--cnn-minutes). Writes a model folder with metrics.json, "
+            "ROC/PR curves and a model card; the training input length is saved in config.json and becomes the "
+            "model's default window.\n\n"
             "example: dnabert finetune -m assets/models/dnabert-small-6 --train train.csv --dev dev.csv "
-            "--test test.csv -o models/my-task"
+            "--test test.csv --heldout genomic=genomic.csv -o models/my-task"
         ),
     )
     p.add_argument("-m", "--model", required=True, help="starting model folder (or hub id)")
     p.add_argument("--train", nargs="+", required=True, help="training files")
     p.add_argument("--dev", nargs="*", default=None, help="dev files (default: --dev-fraction of the training set)")
     p.add_argument("--test", nargs="*", default=None, help="test files, evaluated once after training")
+    p.add_argument("--heldout", action="append", default=[], metavar="NAME=FILE", type=named_file,
+                   help="another held-out set, evaluated once like --test and reported by NAME in the card's "
+                        "table (repeat for each, e.g. one set per kind of negative)")
+    p.add_argument("--cnn-minutes", type=float, default=10.0,
+                   help="CPU budget of the CNN peer trained on the same split for the card (0: no CNN)")
     p.add_argument("-o", "--output", required=True, help="output model folder")
     add_input_options(p)
     p.add_argument("--label-column", default=None, help="label column of CSV/TSV inputs (default: 'label')")
@@ -212,6 +226,11 @@ def run_finetune(args: argparse.Namespace) -> int:
     train = read_labelled(args.train, tokenizer.k, args.format, args.label_column)
     dev = read_labelled(args.dev, tokenizer.k, args.format, args.label_column)
     test = read_labelled(args.test, tokenizer.k, args.format, args.label_column)
+    heldout = {name: read_labelled([path], tokenizer.k, args.format, args.label_column) for name, path in args.heldout}
+    empty = [name for name, records in heldout.items() if not records]
+    if empty:
+        say(f"error: no record could be read from the held-out set {empty[0]} ({dict(args.heldout)[empty[0]]})")
+        return EXIT_NOTHING
     if not train:
         say(f"error: no training record could be read from {', '.join(args.train)}")
         return EXIT_NOTHING
@@ -235,7 +254,8 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     try:
         result = finetune_records(
-            args.model, train, dev, test, output, config, class_names=args.class_names, patience=args.patience,
+            args.model, train, dev, test, output, config, heldout=heldout, cnn_seconds=args.cnn_minutes * 60,
+            class_names=args.class_names, patience=args.patience,
             on_log=on_log, command=command_line(), data_note=args.data_note or "",
         )
     finally:
@@ -245,8 +265,9 @@ def run_finetune(args: argparse.Namespace) -> int:
         if "curves" in result:
             plot_curves(result["curves"], output)
             test_metrics = result["test"]
+            cnn = f", CNN MCC {result['cnn']['mcc']:.4f}" if "cnn" in result else ""
             say(f"test: MCC {test_metrics['mcc']:.4f}, AUROC {test_metrics['auroc']:.4f} "
-                f"(k-mer baseline MCC {result['baseline']['mcc']:.4f})")
+                f"(k-mer baseline MCC {result['baseline']['mcc']:.4f}{cnn})")
         say(f"wrote {output}")
     return EXIT_OK
 
