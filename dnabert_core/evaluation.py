@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnabert_core.baselines import Baseline, CnnBaseline, fit_baseline, fit_cnn
+from dnabert_core.baselines import Baseline, CnnBaseline, CnnConfig, fit_baseline, fit_cnn
 from dnabert_core.folder import CNN, KMER, MODEL
 from dnabert_core.metrics import classification_metrics
 from dnabert_core.records import SequenceRecord
@@ -36,7 +36,7 @@ class Peers:
 
 def fit_peers(
     train: Sequence[SequenceRecord], dev: Sequence[SequenceRecord], index: Mapping[str, int], *, seed: int,
-    cnn_seconds: float, threads: int,
+    cnn_seconds: float, threads: int, cnn_config: CnnConfig = CnnConfig(),
 ) -> Peers:
     """Train both peers on ``train`` (labels mapped to class indices by ``index``), choosing on ``dev``."""
     x_train, y_train = [r.sequence for r in train], [index[r.label] for r in train]
@@ -45,7 +45,8 @@ def fit_peers(
     cnn = None
     if cnn_seconds > 0:
         logger.info("training the CNN peer (budget %.0f s)", cnn_seconds)
-        cnn = fit_cnn(x_train, y_train, x_dev, y_dev, seed=seed, max_seconds=cnn_seconds, threads=threads)
+        cnn = fit_cnn(x_train, y_train, x_dev, y_dev, seed=seed, max_seconds=cnn_seconds, threads=threads,
+                      config=cnn_config)
     return Peers(kmer=kmer, cnn=cnn)
 
 
@@ -60,18 +61,28 @@ def compare(
     ``model_probs`` maps records to (n, n_classes) probabilities. The CNN is left out of a set holding a sequence
     longer than its input (it was sized to the training data).
     """
+    unique = list({r.sequence: r for records in sets.values() for r in records}.values())
+    if not unique:
+        return {}
+    sequences = [r.sequence for r in unique]  # a sequence in several sets (shared positives) is scored once
+    scored = {MODEL: model_probs(unique), KMER: peers.kmer.predict_proba(sequences)}
+    if peers.cnn is not None:
+        fits = np.array([len(s) <= peers.cnn.length for s in sequences])
+        cnn = np.full((len(sequences), peers.cnn.n_classes), np.nan)
+        if fits.any():
+            cnn[fits] = peers.cnn.predict_proba([s for s, ok in zip(sequences, fits) if ok])
+        scored[CNN] = cnn
+    row_of = {s: i for i, s in enumerate(sequences)}
     out: dict[str, dict[str, dict]] = {}
     for name, records in sets.items():
-        records = list(records)
         if not records:
             continue
         y = np.array([index[r.label] for r in records])
-        sequences = [r.sequence for r in records]
-        row: dict = {"n": len(records), MODEL: classification_metrics(y, model_probs(records)),
-                     KMER: classification_metrics(y, peers.kmer.predict_proba(sequences))}
-        if peers.cnn is not None and max(map(len, sequences)) <= peers.cnn.length:
-            row[CNN] = classification_metrics(y, peers.cnn.predict_proba(sequences))
-        out[name] = row
+        rows = np.array([row_of[r.sequence] for r in records])
+        out[name] = {"n": len(records)}
+        for key in (MODEL, CNN, KMER):
+            if key in scored and (key != CNN or np.isfinite(scored[key][rows]).all()):
+                out[name][key] = classification_metrics(y, scored[key][rows])
     return out
 
 

@@ -213,17 +213,22 @@ def all_task_sequences(shared: Path) -> list[str]:
     return out
 
 
+def prepare_all(shared: Path, out: Path) -> None:
+    """Every task's splits and held-out sets, from ``shared`` into ``out``."""
+    train_text, test_text = genome_text(shared, TRAIN_TEXT), genome_text(shared, TEST_TEXT)
+    exclude = all_task_sequences(shared)
+    promoter(shared, out, train_text, test_text, exclude)
+    ctcf(shared, out, train_text, test_text, exclude)
+    splice(shared, out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     root = Path(__file__).resolve().parents[1]
     parser.add_argument("--shared", type=Path, default=root.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=root / "data")
     args = parser.parse_args()
-    train_text, test_text = genome_text(args.shared, TRAIN_TEXT), genome_text(args.shared, TEST_TEXT)
-    exclude = all_task_sequences(args.shared)
-    promoter(args.shared, args.out, train_text, test_text, exclude)
-    ctcf(args.shared, args.out, train_text, test_text, exclude)
-    splice(args.shared, args.out)
+    prepare_all(args.shared, args.out)
 
 
 if __name__ == "__main__":
