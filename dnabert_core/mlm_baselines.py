@@ -8,16 +8,20 @@ frequent training k-mer consistent with them. Both are scored on the same held-o
 ``pretraining.masked_lm_metrics`` (``pretraining.held_out_masks``), so the three numbers are comparable.
 
 Token ids follow the tokenizer: a k-mer's id is 5 + its bases read as a base-4 number over A, T, C, G, first base
-most significant; ``[UNK]`` (1) is a k-mer holding another letter.
+most significant; ``[UNK]`` (1) is a k-mer holding another letter (N). ``[UNK]`` is one token but many k-mers, so it
+competes as a candidate with the count of the training ``[UNK]`` k-mers that agree with the shown bases (their other
+letters, N, all at hidden positions), not with every ``[UNK]`` of the text.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from dnabert_core.masking import IGNORE_INDEX
-from dnabert_core.tokenizer import N_SPECIAL, UNK_ID, KmerTokenizer, batch_kmer_token_ids
+from dnabert_core.tokenizer import ALPHABET, N_SPECIAL, UNK_ID, KmerTokenizer, batch_kmer_token_ids
 from dnabert_core.pretraining import held_out_masks
 
 
@@ -27,6 +31,39 @@ def kmer_counts(pieces: Sequence[str], k: int) -> np.ndarray:
     ids = [row for row in batch_kmer_token_ids(list(pieces), k) if row.size]
     vocab = N_SPECIAL + 4**k
     return np.bincount(np.concatenate(ids), minlength=vocab) if ids else np.zeros(vocab, dtype=np.int64)
+
+
+_DIGITS = np.full(256, 4, dtype=np.int64)  # byte -> base digit in the tokenizer's order; 4: another letter
+for _digit, _base in enumerate(ALPHABET):
+    _DIGITS[ord(_base)] = _DIGITS[ord(_base.lower())] = _digit
+
+
+@dataclass(frozen=True)
+class KmerStats:
+    """Training k-mer counts for the flank baseline. ``counts``: per token id, (N_SPECIAL + 4^k,); the ``[UNK]``
+    k-mers, one entry per distinct one: ``unk_other`` (m,) bits of the positions holding another letter (bit j: base
+    j), ``unk_code`` (m,) its A/C/G/T bases as a base-4 number (0 at the other positions), ``unk_count`` (m,)."""
+
+    k: int
+    counts: np.ndarray
+    unk_other: np.ndarray
+    unk_code: np.ndarray
+    unk_count: np.ndarray
+
+
+def kmer_stats(pieces: Sequence[str], k: int) -> KmerStats:
+    """Count the k-mers of ``pieces`` (see ``KmerStats``)."""
+    weights = 4 ** np.arange(k - 1, -1, -1)
+    keys = []
+    for piece in pieces:
+        if len(piece) < k:
+            continue
+        windows = sliding_window_view(_DIGITS[np.frombuffer(piece.encode("ascii", "replace"), np.uint8)], k)
+        windows = windows[(windows == 4).any(axis=1)]
+        other = ((windows == 4) * (1 << np.arange(k))).sum(axis=1)
+        keys.append(other * 4**k + (np.where(windows < 4, windows, 0) * weights).sum(axis=1))
+    unique, count = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64), return_counts=True)
+    return KmerStats(k, kmer_counts(pieces, k), unique // 4**k, unique % 4**k, count)
 
 
 def unigram_baseline(train_pieces: list[str], eval_pieces: list[str], k: int) -> dict:
@@ -61,17 +98,19 @@ def visible_bases(input_ids: np.ndarray, labels: np.ndarray, k: int) -> tuple[np
 
 
 def flank_predictions(
-    input_ids: np.ndarray, labels: np.ndarray, counts: np.ndarray, k: int
+    input_ids: np.ndarray, labels: np.ndarray, stats: KmerStats
 ) -> tuple[np.ndarray, np.ndarray]:
     """The flank baseline at every labelled position (row-major order, as ``logits[labels != -100]``): the predicted
     token id (n_masked,) and the log-probability of the true one (n_masked,).
 
-    ``input_ids``, ``labels``: (batch, n_tokens) as ``masking.mask_batch`` returns them; ``counts``: training token
-    counts (``kmer_counts``). The candidates are the 4^u k-mers that agree with the k - u bases the unmasked
-    neighbours show, plus ``[UNK]`` when u > 0 (a base that no k-mer shows may be N). The prediction is the candidate
-    seen most often in training (ties: the lowest id); the probability of candidate x is
+    ``input_ids``, ``labels``: (batch, n_tokens) as ``masking.mask_batch`` returns them; ``stats``: training counts
+    (``kmer_stats``). With u bases hidden, the candidates are the 4^u k-mers that agree with the k - u bases the
+    unmasked neighbours show, plus ``[UNK]`` when u > 0 with the count of the training ``[UNK]`` k-mers that agree
+    (another letter only at hidden positions, the shown bases equal). The prediction is the candidate seen most
+    often in training (ties: the lowest id, before ``[UNK]``); the probability of candidate x is
     (count(x) + 1) / (sum of the candidates' counts + number of candidates).
     """
+    k, counts = stats.k, stats.counts
     known, code = visible_bases(input_ids, labels, k)
     rows, columns = np.nonzero(labels != IGNORE_INDEX)
     truth = labels[rows, columns]
@@ -82,7 +121,7 @@ def flank_predictions(
     pattern = (shown * (1 << np.arange(k))).sum(axis=1)  # which bases are known, as bits
     digits = (np.arange(4**k)[:, None] // weights[None, :]) % 4  # (4^k, k): the bases of every k-mer
     frequency = counts[N_SPECIAL:].astype(np.float64)
-    unk = float(counts[UNK_ID])
+    unk_digits = (stats.unk_code[:, None] // weights[None, :]) % 4
     predicted = np.empty(truth.size, dtype=np.int64)
     log_prob = np.empty(truth.size, dtype=np.float64)
     for bits in np.unique(pattern):
@@ -95,6 +134,9 @@ def flank_predictions(
         best = np.zeros(4**k, dtype=np.int64)
         best[projection[by_count[first]]] = by_count[first]
         totals = np.bincount(projection, weights=frequency, minlength=4**k)
+        agree = (stats.unk_other & int(bits)) == 0  # [UNK] k-mers whose other letters all sit at hidden positions
+        unk = np.bincount((unk_digits[agree] * (mask * weights)[None, :]).sum(axis=1),
+                          weights=stats.unk_count[agree].astype(np.float64), minlength=4**k)[key[where]]
         n_unknown = k - int(mask.sum())
         best_ids = best[key[where]] + N_SPECIAL
         with_unk = n_unknown > 0
@@ -117,13 +159,13 @@ def flank_baseline(
     """The flank baseline's masked-k-mer accuracy and cross-entropy on ``eval_pieces``, with exactly the masks of
     ``pretraining.masked_lm_metrics`` given the same ``batch_size``, ``seed`` and ``mask_probability``; counts from
     ``train_pieces``. Returns {"accuracy", "loss", "n_masked"}."""
-    counts = kmer_counts(train_pieces, k)
+    stats = kmer_stats(train_pieces, k)
     tokenizer = KmerTokenizer(k)
     correct = loss = count = 0.0
     for masked in held_out_masks(tokenizer, eval_pieces, batch_size=batch_size, seed=seed,
                                  mask_probability=mask_probability):
         labels = masked.labels.numpy()
-        predicted, log_prob = flank_predictions(masked.input_ids.numpy(), labels, counts, k)
+        predicted, log_prob = flank_predictions(masked.input_ids.numpy(), labels, stats)
         correct += float(np.sum(predicted == labels[labels != IGNORE_INDEX]))
         loss -= float(log_prob.sum())
         count += predicted.size

@@ -9,7 +9,7 @@ import torch
 from transformers import BertForMaskedLM
 
 from dnabert_core.masking import IGNORE_INDEX
-from dnabert_core.mlm_baselines import flank_baseline, flank_predictions, kmer_counts, unigram_baseline
+from dnabert_core.mlm_baselines import flank_baseline, flank_predictions, kmer_stats, unigram_baseline
 from dnabert_core.model import build_config
 from dnabert_core.tokenizer import MASK_ID, UNK_ID, KmerTokenizer
 from dnabert_core.pretraining import masked_lm_metrics
@@ -39,8 +39,8 @@ def test_flank_baseline_by_hand(replace_with):
     # ACGTACG: tokens ACG CGT GTA TAC ACG; masking CGT GTA TAC (columns 2-4) leaves only base 3 (T) unseen:
     # CGT -> CG?, GTA -> G?A, TAC -> ?AC
     inputs, labels = masked("ACGTACG", [2, 3, 4], replace_with)
-    counts = kmer_counts(["CGACGACGA", "GTAGTA"], 3)  # CGA x3, GAC x2, ACG x2, GTA x2, TAG, AGT
-    predicted, log_prob = flank_predictions(inputs, labels, counts, 3)
+    stats = kmer_stats(["CGACGACGA", "GTAGTA"], 3)  # CGA x3, GAC x2, ACG x2, GTA x2, TAG, AGT
+    predicted, log_prob = flank_predictions(inputs, labels, stats)
     assert predicted.tolist() == [token("CGA"), token("GTA"), token("GAC")]
     # candidates: the 4 agreeing k-mers + [UNK] (count 0), each count + 1
     # CG?: CGA 3 of 3 -> p(CGT) = 1/8; G?A: GTA 2 of 2 -> 3/7; ?AC: GAC 2 of 2 -> p(TAC) = 1/7
@@ -50,11 +50,21 @@ def test_flank_baseline_by_hand(replace_with):
 def test_flank_baseline_predicts_unk_where_a_hidden_base_is_often_n():
     inputs, labels = masked("ACGNACG", [2, 3, 4])  # CGN GNA NAC are [UNK]: base 3 is N
     assert labels[0, 2:5].tolist() == [UNK_ID] * 3
-    counts = kmer_counts(["CGTCGT", "ANNNA"], 3)  # CGT x2, GTC, TCG; [UNK] x3
-    predicted, log_prob = flank_predictions(inputs, labels, counts, 3)
-    assert predicted.tolist() == [UNK_ID] * 3
-    # CG?: 2 agreeing + 3 [UNK] -> (3 + 1) / (2 + 4 + 3 + 1); G?A and ?AC: no agreeing k-mer seen -> 4 / (0 + 4 + 4)
-    np.testing.assert_allclose(np.exp(log_prob), [4 / 10, 4 / 8, 4 / 8])
+    stats = kmer_stats(["CGNCGNCGT", "GNNA", "NACNAC"], 3)
+    # CGN x2, GNC x2, NCG x2, CGT; GNN, NNA; NAC x2, ACN, CNA. Agreeing with the shown bases (N only where hidden):
+    # CG? <- CGN x2 (beats CGT x1); G?A <- none (GNN has N at the shown position 3); ?AC <- NAC x2
+    assert stats.counts[UNK_ID] == 12 and stats.counts[token("CGT")] == 1
+    predicted, log_prob = flank_predictions(inputs, labels, stats)
+    assert predicted[0] == UNK_ID and predicted[1] != UNK_ID and predicted[2] == UNK_ID
+    # p(true [UNK]) = (agreeing [UNK] + 1) / (agreeing k-mers + 4 + agreeing [UNK] + 1)
+    np.testing.assert_allclose(np.exp(log_prob), [3 / (1 + 4 + 3), 1 / (0 + 4 + 1), 3 / (0 + 4 + 3)])
+
+
+def test_flank_baseline_does_not_let_every_n_of_the_text_outvote_a_k_mer():
+    inputs, labels = masked("ACGTACG", [2, 3, 4])  # CG? G?A ?AC, true CGT GTA TAC
+    stats = kmer_stats(["CGTCGT", "N" * 200], 3)  # 198 [UNK] k-mers, none of them agreeing with a shown base
+    predicted, _ = flank_predictions(inputs, labels, stats)
+    assert predicted[0] == token("CGT") and UNK_ID not in predicted.tolist()
 
 
 def test_flank_baseline_is_exact_on_an_unambiguous_text():
@@ -66,7 +76,7 @@ def test_flank_baseline_is_exact_on_an_unambiguous_text():
         labels[0, centre - 2 : centre + 4] = 1
     labels = np.where(labels == 1, ids, IGNORE_INDEX)
     inputs = np.where(labels == IGNORE_INDEX, ids, MASK_ID)
-    predicted, log_prob = flank_predictions(inputs, labels, kmer_counts([text], 6), 6)
+    predicted, log_prob = flank_predictions(inputs, labels, kmer_stats([text], 6))
     assert predicted.size > 100 and np.array_equal(predicted, labels[labels != IGNORE_INDEX])
     assert np.all(np.exp(log_prob) > 0.9)  # one base unseen: (count + 1) / (count + 4 + 1), [UNK] the fifth
     assert unigram_baseline([text], [text], 6)["accuracy"] == pytest.approx(0.25, abs=0.01)
