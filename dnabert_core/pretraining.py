@@ -23,10 +23,21 @@ class MaskedPositionsLM(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, selected: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, selected: torch.Tensor,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (n_selected, vocab) at the positions where ``selected`` (batch, n_tokens) is True."""
-        hidden = self.model.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = self.model.bert(input_ids=input_ids, attention_mask=attention_mask,
+                                 position_ids=position_ids).last_hidden_state
         return self.model.cls(hidden[selected])
+
+
+def offset_positions(n_rows: int, n_tokens: int, max_positions: int, generator: torch.Generator) -> torch.Tensor:
+    """Position ids (n_rows, n_tokens): row r is o_r, o_r + 1, ..., with o_r uniform in 0 .. max_positions -
+    n_tokens. Pieces shorter than the model's positions then train every position embedding (a phase of
+    128-token pieces otherwise leaves positions 128-511 as initialised, and a later 512-token phase starts from
+    positions the network has never seen)."""
+    offsets = torch.randint(0, max_positions - n_tokens + 1, (n_rows, 1), generator=generator)
+    return offsets + torch.arange(n_tokens)[None, :]
 
 
 def held_out_masks(
@@ -93,14 +104,17 @@ def pretrain(
         masked = mask_batch(ids, tokenizer.k, tokenizer.vocab_size, probability=config.mask_probability,
                             generator=generator)
         n_masked_global = int((masked.labels != IGNORE_INDEX).sum())
+        positions = (offset_positions(len(indices), ids.shape[1], run.model.config.max_position_embeddings,
+                                      generator) if config.position_offsets else None)
         loss_value = 0.0
         slices = rank_slices(len(indices), dist_info, config.grad_accum)
         for index, rows in enumerate(slices):
             inputs, labels = trim(masked.input_ids[rows], masked.labels[rows])
             inputs, labels = inputs.to(dist_info.device), labels.to(dist_info.device)
             selected = labels != IGNORE_INDEX
+            position_ids = None if positions is None else positions[rows, : inputs.shape[1]].to(dist_info.device)
             with run.sync_context(index == len(slices) - 1), autocast_context(config.precision, dist_info.device):
-                logits = run.wrapped(inputs, (inputs != PAD_ID).long(), selected)
+                logits = run.wrapped(inputs, (inputs != PAD_ID).long(), selected, position_ids)
                 loss_sum = torch.nn.functional.cross_entropy(logits.float(), labels[selected], reduction="sum")
                 # DDP averages gradients over ranks; scaling by world makes the update the global-batch mean
                 loss = loss_sum / n_masked_global * dist_info.world

@@ -144,7 +144,9 @@ def pretrain_genome(
                             ["accuracy", "loss"]),
             "Training": f"{run.step} steps, global batch {config.batch_size}, AdamW (0.9, 0.98, eps 1e-6, weight "
             f"decay {config.weight_decay}), peak lr {config.lr}, {config.warmup_steps} warm-up steps then linear "
-            f"decay, mask probability {config.mask_probability}, dropout {run.model.config.hidden_dropout_prob}, seed "
+            f"decay, mask probability {config.mask_probability}"
+            f"{', each piece at a random offset of the positions' if config.position_offsets else ''}, dropout "
+            f"{run.model.config.hidden_dropout_prob}, seed "
             f"{config.seed}. Wall time of this invocation "
             f"{(time.perf_counter() - started) / 60:.1f} min on {hardware()}.\n\n"
             f"Command: `{command}`",

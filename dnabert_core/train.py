@@ -58,6 +58,7 @@ class TrainConfig:
     eval_every: int = 500
     precision: str = "auto"  # "auto": bfloat16 autocast on a GPU that supports it, float32 elsewhere
     mask_probability: float = 0.025
+    position_offsets: bool = False  # masked-LM: each piece at a random offset of the model's positions
     dropout: float | None = None  # None keeps the model's own dropout; 0 trains about 2x faster on CPU
 
     def to_json(self) -> dict:
@@ -298,7 +299,9 @@ def changed_settings(saved: dict, current: dict) -> list[tuple[str, object, obje
     """(setting, saved value, current value) for every training setting that differs, except ``RESUME_FREE`` ones
     (how often to log, save and evaluate, and where) which do not change the run."""
     keys = sorted((set(saved) | set(current)) - RESUME_FREE)
-    return [(key, saved.get(key), current.get(key)) for key in keys if saved.get(key) != current.get(key)]
+    defaults = TrainConfig(output=Path("."), steps=0).to_json()  # a setting added since the checkpoint: its default
+    return [(key, saved.get(key, defaults.get(key)), current.get(key)) for key in keys
+            if saved.get(key, defaults.get(key)) != current.get(key)]
 
 
 def load_weights(model: PreTrainedModel, path: Path, device: torch.device | str) -> None:

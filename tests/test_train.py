@@ -96,6 +96,27 @@ def test_pretraining_lowers_the_loss(tmp_path):
     assert (tmp_path / "checkpoint" / "model.safetensors").is_file()
 
 
+def test_position_offsets_train_every_position_embedding_and_stay_in_range(tmp_path):
+    from dnabert_core.pretraining import offset_positions
+
+    positions = offset_positions(500, 16, 64, torch.Generator().manual_seed(0))
+    assert positions.shape == (500, 16) and int(positions.min()) == 0 and int(positions.max()) == 63
+    assert torch.equal(positions - positions[:, :1], torch.arange(16).expand(500, 16))  # consecutive in each row
+    pieces = [random_dna(np.random.default_rng(i), 14) for i in range(64)]  # 12 k-mers + [CLS], [SEP]: 14 tokens
+    tokenizer = KmerTokenizer(3, 64)
+    base = dict(steps=4, batch_size=16, lr=1e-2, log_every=10, mask_probability=0.1, weight_decay=0.0)
+    before = tiny_mlm().bert.embeddings.position_embeddings.weight.detach().clone()
+    for offsets in (False, True):
+        run = pretrain(tiny_mlm(), tokenizer, pieces, TrainConfig(output=tmp_path / str(offsets),
+                                                                    position_offsets=offsets, **base))
+        after = run.model.bert.embeddings.position_embeddings.weight.detach()
+        moved = (after - before).abs().sum(dim=1) > 0
+        if offsets:  # 64 rows at random offsets: almost every one of the 64 positions is reached
+            assert float(moved.float().mean()) > 0.9
+        else:  # positions past the pieces never get a gradient
+            assert bool(moved[:14].all()) and not bool(moved[14:].any())
+
+
 def test_resume_continues_exactly(tmp_path):
     pieces = repetitive_pieces()
     tokenizer = KmerTokenizer(3, 64)

@@ -119,6 +119,9 @@ def register_pretrain(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=positive_int, default=10000, help="optimiser steps")
     p.add_argument("--max-tokens", type=int, choices=range(16, 513), metavar="16..512", default=512,
                    help="piece length in tokens (BERT trains most steps at 128, the rest at 512)")
+    p.add_argument("--position-offsets", action="store_true",
+                   help="put each piece at a random offset of the model's positions, so that short pieces "
+                        "(--max-tokens 128) train every position embedding before a 512-token phase")
     p.add_argument("--init", default=None,
                    help="start from this masked-LM folder's weights (e.g. a 128-token phase) instead of a new model")
     p.add_argument("--embedding-init", choices=EMBEDDING_INITS, default="compositional",
@@ -143,7 +146,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     exclude = [r.sequence for r in RecordReader(args.exclude, min_length=args.k, fmt=None)] if args.exclude else []
     output = Path(args.output)
     config = train_config(args, output, args.steps, save_every=args.save_every,
-                          mask_probability=args.mask_probability)
+                          mask_probability=args.mask_probability, position_offsets=args.position_offsets)
     bar = step_bar(args.steps, "pretrain", args.quiet)
 
     def on_log(record: dict) -> None:
