@@ -56,11 +56,8 @@ heldout() {  # task, set names: --heldout options for data/<task>/heldout/<name>
     shift
     for set in "$@"; do printf -- '--heldout\n%s=data/%s/heldout/%s.csv\n' "$set" "$task" "$set"; done
 }
-mapfile -t PROMOTER_SETS < <(heldout promoter-300 gena random_substitution dinucleotide_shuffle genomic \
-    genomic_random gue_prom_300_all)
 finetune promoter-300 2500 250 non_promoter,promoter \
-    "GENA-LM promoter-300 (github.com/AIRI-Institute/GENA_LM, MIT; Fishman et al.): human EPDnew promoters (hg38), 300 bp (-249..+50 around the TSS). Deduplicated across folds; folds 1-3 train (10% dev), fold 4 test, fold-4 sequences removed from training. Negatives made four ways from the training positives, one per positive, the kinds in turn (scripts/prepare_default_data.py): GENA's own construction (DeePromoter: 20 pieces, 12 shuffled among themselves), random substitution of 12 of the 20 pieces, dinucleotide shuffles, and GC-matched 300 bp windows of hg19 chr22 16.05-19 Mb (never overlapping a promoter or any task sequence). The test set pairs each fold-4 promoter with one negative, the kinds in turn: GENA's own fold-4 negatives, substitution, dinucleotide shuffle, GC-matched windows of chr22 19-22 Mb. Each held-out set below pairs the fold-4 promoters with one kind; gue_prom_300_all is GUE's prom_300_all test set (DNABERT-2) minus every sequence that occurs in our training or dev data." \
-    "${PROMOTER_SETS[@]}"
+    "GENA-LM promoter-300 (github.com/AIRI-Institute/GENA_LM, MIT; Fishman et al.): human EPDnew promoters (hg38), 300 bp (-249..+50 around the TSS), against negatives made as in DeePromoter (each promoter cut in 20 pieces, 12 of them shuffled among themselves: same composition, broken order). Deduplicated across folds; folds 1-3 train (10% dev), fold 4 test, fold-4 sequences removed from training."
 mapfile -t CTCF_SETS < <(heldout tfbs-ctcf encode_shuffled genomic)
 finetune tfbs-ctcf 1500 250 background,ctcf_peak \
     "ENCODE 690 uniform TFBS peaks (hg19), Gm12878 CTCF (Broad), as collected by Zeng et al., Bioinformatics 2016 and used by DNABERT; copy from github.com/lhy0322/TFBert (MIT). 101 bp peak centres. Split by chromosome: test chr1 and chr8, dev chr2, train the rest; exact duplicates removed. Negatives: ENCODE's shuffled peaks for half the positives, GC-matched 101 bp windows of hg19 chr22 (16.05-19 Mb for train and dev, 19-22 Mb for test, never overlapping a peak) for the other half. Held-out sets: the test peaks against ENCODE's shuffled test negatives, and against GC-matched genome windows." \
