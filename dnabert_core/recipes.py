@@ -235,14 +235,21 @@ def finetune_records(
     if any(sets.values()):
         peers = fit_peers(train, dev, index, seed=config.seed, cnn_seconds=cnn_seconds,
                           threads=torch.get_num_threads())
-        tables = compare(lambda records: probabilities(run.model, records), peers, sets, index)
+        scored: dict[str, np.ndarray] = {}  # sequence -> the model's probabilities, for the test curves below
+
+        def model_probs(records: list[SequenceRecord]) -> np.ndarray:
+            probs = probabilities(run.model, records)
+            scored.update(zip((r.sequence for r in records), probs))
+            return probs
+
+        tables = compare(model_probs, peers, sets, index)
         result["heldout"] = tables
         if "test" in tables:
             result["test"], result["baseline"] = tables["test"][MODEL], {**tables["test"][KMER], "C": peers.kmer.C}
             if CNN in tables["test"]:
                 result["cnn"] = tables["test"][CNN]
             result["curves"] = classification_curves(np.array([index[r.label] for r in test]),
-                                                     probabilities(run.model, test), names)
+                                                     np.stack([scored[r.sequence] for r in test]), names)
     save_model(run.model, loaded.tokenizer, output)
     (output / "metrics.json").write_text(json.dumps(result, indent=2))
     card = _finetune_card(output, model_path, loaded.k, names, result, peers, run, config, best_dev, wall, command,
