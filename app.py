@@ -12,6 +12,7 @@ st.set_page_config(page_title="DNABERT-viz", page_icon="🧬", layout="wide")
 navigation = st.navigation([
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/predict.py", title="Predict & explain", icon=":material/search:"),
+    st.Page("app_pages/motifs.py", title="Motifs", icon=":material/genetics:"),
     st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
 ])
 keep_widget_state()

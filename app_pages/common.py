@@ -2,6 +2,7 @@
 its pages import streamlit; everything computed here comes from ``viz``."""
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import threading
@@ -29,7 +30,7 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
-HEAVY_MODULES = ("viz.explain", "viz.attribution", "viz.figures")  # torch, transformers, captum, plotly, matplotlib
+HEAVY_MODULES = ("viz.explain", "viz.attribution", "viz.figures", "viz.motif_search")  # torch, transformers, captum, plotly, matplotlib
 WARM_DELAY_S = 0.5
 
 
@@ -102,6 +103,26 @@ def input_limits():
     from dnabert_core.io import ReadLimits
 
     return ReadLimits(max_records=MAX_SEQUENCES, max_bases=MAX_BASES, max_decompressed_bytes=MAX_TEXT_BYTES)
+
+
+def input_fingerprint(source: str, text: str, upload) -> tuple[str, str] | None:
+    """(what the input is, for messages; digest of its bytes), or None when there is no input yet."""
+    if source == "upload":
+        if upload is None:
+            return None
+        return f"the uploaded file {upload.name!r}", hashlib.sha256(upload.getvalue()).hexdigest()
+    if not text.strip():
+        return None
+    return "the pasted text", hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+
+
+def read_input(source: str, text: str, upload, k: int):
+    """The records of the pasted text or the uploaded file, read within ``input_limits``."""
+    from dnabert_core.io import parse_bytes, parse_text
+
+    if source == "upload":
+        return parse_bytes(upload.getvalue(), name=upload.name, min_length=k, limits=input_limits())
+    return parse_text(text, min_length=k, limits=input_limits())
 
 
 def guarded(what: str, call: Callable[[], T]) -> T | None:

@@ -53,5 +53,7 @@ if st.session_state.pop("go_to_predict", False):
 st.subheader("Pages")
 st.page_link("app_pages/predict.py", label="Predict & explain: probabilities, landscapes, attributions",
              icon=":material/search:")
+st.page_link("app_pages/motifs.py", label="Motifs: discovery from attention or attributions, logos, JASPAR names",
+             icon=":material/genetics:")
 st.page_link("app_pages/models.py", label="Models: cards, held-out metrics, curves; convert a DNABERT checkpoint",
              icon=":material/inventory_2:")

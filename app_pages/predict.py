@@ -6,13 +6,11 @@ elements), so a repeated run, or a second user with the same input, replays with
 """
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
 
-from dnabert_core.io import parse_bytes, parse_text
 from app_pages.common import (MAX_BASES, MAX_SEQUENCES, MAX_TEXT_BYTES, MAX_UPLOAD_MB, current_model, download_figure,
-                          download_table, get_model, guarded, input_limits, progress_callback, result_cache)
+                              download_table, get_model, guarded, input_fingerprint, progress_callback, read_input,
+                              result_cache)
 from viz.attribution import integrated_gradients
 from viz.explain import (LandscapeSettings, analyse, attention_detail, errors_table, labelled_tracks_table,
                          predictions_table, tracks_table)
@@ -21,23 +19,6 @@ from viz.figures import (attention_map, attribution_logo, head_plot, landscape_h
 from viz.result_cache import request_key
 
 SOURCES = {"paste": "Paste sequences", "upload": "Upload a file"}
-
-
-def input_fingerprint(source: str, text: str, upload) -> tuple[str, str] | None:
-    """(what the input is, for messages; digest of its bytes), or None when there is no input yet."""
-    if source == "upload":
-        if upload is None:
-            return None
-        return f"the uploaded file {upload.name!r}", hashlib.sha256(upload.getvalue()).hexdigest()
-    if not text.strip():
-        return None
-    return "the pasted text", hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
-
-
-def read_input(source: str, text: str, upload, k: int):
-    if source == "upload":
-        return parse_bytes(upload.getvalue(), name=upload.name, min_length=k, limits=input_limits())
-    return parse_text(text, min_length=k, limits=input_limits())
 
 
 def landscape_settings(n_layers: int, n_heads: int) -> LandscapeSettings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -67,3 +68,36 @@ class Landscape:
     scores: np.ndarray = field(repr=False)
     source: str
     delta: float | None = None
+
+
+@dataclass(frozen=True)
+class MotifInstance:
+    """One occurrence of a motif (SPEC section 6.5): ``start``/``end`` 0-based half-open in the positive sequence
+    ``record_id``; ``strand`` '+' when the occurrence reads in motif orientation on the given strand, '-' when it is the
+    reverse complement; ``sequence`` is the window's text in motif orientation (reverse-complemented for '-')."""
+
+    record_id: str
+    start: int
+    end: int
+    strand: str
+    sequence: str
+
+
+@dataclass(frozen=True)
+class Motif:
+    """A discovered motif (SPEC section 6): its instances, position frequency matrix and enrichment.
+
+    ``pfm``: DataFrame (window, 4), index ``position`` 0..window-1, columns A, C, G, T, instance counts.
+    ``members``: the merged candidate substrings, the first one being the motif's reference. ``x``, ``n``, ``p``,
+    ``p_adj``: the hypergeometric enrichment of the motif's most significant member (see ``viz.motifs``).
+    """
+
+    name: str
+    consensus: str
+    members: tuple[str, ...]
+    instances: tuple[MotifInstance, ...]
+    pfm: pd.DataFrame = field(repr=False, compare=False)
+    x: int
+    n: int
+    p: float
+    p_adj: float

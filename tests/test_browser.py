@@ -19,7 +19,9 @@ from transformers import BertForMaskedLM
 
 from dnabert_core.model import build_config, save_model
 from dnabert_core.tokenizer import KmerTokenizer
+from dnabert_core.tokenizer import reverse_complement
 from tests.conftest import TINY, random_dna, tiny_classifier
+from tests.planted import PLANT, planted_model, planted_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -35,7 +37,8 @@ def free_port() -> int:
 
 
 def write_models(folder: Path) -> Path:
-    """A classifier "tiny", a three-class "tiny3" and an encoder without a head "tiny-encoder"."""
+    """A classifier "tiny", a three-class "tiny3", an encoder without a head "tiny-encoder" and the planted-motif
+    model "planted" (tests/planted.py)."""
     save_model(tiny_classifier(3, labels=["background", "site"]), KmerTokenizer(3, 64), folder / "tiny",
                card="# tiny\n\n## Task\n\nA tiny test model.\n")
     save_model(tiny_classifier(3, labels=["acceptor", "donor", "neither"], seed=1), KmerTokenizer(3, 64),
@@ -43,6 +46,7 @@ def write_models(folder: Path) -> Path:
     torch.manual_seed(2)
     save_model(BertForMaskedLM(build_config(3, max_tokens=64, **TINY)).eval(), KmerTokenizer(3, 64),
                folder / "tiny-encoder", card="# tiny encoder\n")
+    planted_model(folder / "planted")
     return folder
 
 
@@ -155,7 +159,7 @@ def fasta(prefix: str, n: int, seed: int) -> str:
 
 
 @pytest.mark.parametrize("path, title", [("", "DNABERT-viz"), ("predict", "Predict & explain"),
-                                         ("models", "Models")])
+                                         ("motifs", "Motifs"), ("models", "Models")])
 def test_every_page_loads(server, page, path, title):
     open_page(page, server, path)
     assert page.locator("h1").first.inner_text().strip() == title
@@ -334,3 +338,26 @@ def test_deep_link_on_a_fresh_server(tmp_path, browser):
             assert "Predict & explain" in navigation and "common" not in navigation
         finally:
             context.close()
+
+
+def test_motifs_page_finds_the_planted_motif_with_its_logo(server, page):
+    """Positives holding a planted 8-mer against shuffled controls: the motif, its logo (named against JASPAR: the
+    first search may wait for Tomtom's compile) and the motifs.tsv download."""
+    positives, _ = planted_sets(np.random.default_rng(5))
+    open_page(page, server, "motifs")
+    pick_model(page, "planted")
+    paste(page, "".join(f">{i}\n{s}\n" for i, s, _, _ in positives))
+    page.get_by_role("button", name="Find motifs").click()
+    page.wait_for_selector('[data-testid="stImage"] img', timeout=240_000)
+    wait_idle(page)
+    page.set_viewport_size({"width": 1400, "height": 2200})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(DOCS / "screenshot_motifs_results.png"))
+    with page.expect_download() as info:
+        page.get_by_role("button", name="motifs.tsv").click()
+    rows = [row.split("\t") for row in Path(info.value.path()).read_text().splitlines()]
+    assert rows[0][:4] == ["motif", "consensus", "instances", "x"] and rows[1][0] == "motif_1"
+    assert PLANT in rows[1][1] or reverse_complement(PLANT) in rows[1][1]
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Logo SVG").click()
+    assert "<svg" in Path(info.value.path()).read_text()

@@ -39,17 +39,19 @@ def _safe(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def landscape_track(landscape: Landscape, attribution: Landscape | None = None, title: str | None = None) -> go.Figure:
+def landscape_track(landscape: Landscape, attribution: Landscape | None = None, title: str | None = None,
+                    name: str = "attention") -> go.Figure:
     """Per-base landscape as a line (hover: position, base, score), with an optional attribution overlay as bars on a
-    second axis. Positions are 1-based."""
+    second axis. Positions are 1-based. ``name`` says what the line is ("attention", or "attribution" when the track
+    itself is one)."""
     n = len(landscape.sequence)
     positions = np.arange(1, n + 1)
     bases = np.array(list(landscape.sequence))
     figure = make_subplots(specs=[[{"secondary_y": attribution is not None}]])
     figure.add_trace(
-        go.Scatter(x=positions, y=landscape.scores, mode="lines", name="attention", customdata=bases,
+        go.Scatter(x=positions, y=landscape.scores, mode="lines", name=name, customdata=bases,
                    line={"color": "#3b4cc0"},
-                   hovertemplate="position %{x}<br>base %{customdata}<br>score %{y:.4g}<extra>attention</extra>"),
+                   hovertemplate=f"position %{{x}}<br>base %{{customdata}}<br>score %{{y:.4g}}<extra>{name}</extra>"),
         secondary_y=False,
     )
     if attribution is not None:
@@ -63,13 +65,21 @@ def landscape_track(landscape: Landscape, attribution: Landscape | None = None, 
             secondary_y=True,
         )
         figure.update_yaxes(title_text="attribution", secondary_y=True)
-    figure.update_yaxes(title_text="attention score", secondary_y=False)
+    figure.update_yaxes(title_text=f"{name} score", secondary_y=False)
     xaxis = {"title": "position (bp)"}
     if n <= MAX_LETTERS:
         xaxis.update(tickmode="array", tickvals=positions.tolist(), ticktext=bases.tolist(), tickangle=0,
                      tickfont={"family": "monospace", "size": 9})
     figure.update_layout(title=title or f"{_safe(landscape.record_id)}: {landscape.source}", xaxis=xaxis,
                          hovermode="x unified", template="plotly_white", legend={"orientation": "h"})
+    return figure
+
+
+def highlight_spans(figure: go.Figure, spans: Sequence[tuple[int, int]], label: str = "") -> go.Figure:
+    """Shade 0-based half-open base ``spans`` on a ``landscape_track`` (1-based axis: a span covers start+1..end)."""
+    for start, end in spans:
+        figure.add_vrect(x0=start + 0.5, x1=end + 0.5, fillcolor="#ffbf00", opacity=0.25, line_width=0,
+                         annotation_text=_safe(label), annotation_position="top left")
     return figure
 
 
