@@ -10,7 +10,7 @@ import streamlit as st
 from app_pages.common import (MAX_BASES, MAX_SEQUENCES, MAX_UPLOAD_MB, current_model, download_table, get_model,
                               guarded, input_fingerprint, progress_callback, read_input, result_cache)
 from viz.explain import errors_table
-from viz.motif_search import report_motifs_table
+from viz.motif_search import display_table, report_motifs_table
 from viz.result_cache import request_key
 
 SOURCES = {"paste": "Paste", "upload": "Upload a file"}
@@ -224,7 +224,7 @@ st.caption(f"{found.n_candidates} candidate strings, {found.n_significant} enric
 if found.note:
     st.info(found.note)
 table = report_motifs_table(report)
-st.dataframe(table, hide_index=True, column_config={
+st.dataframe(display_table(table), hide_index=True, column_config={
     column: st.column_config.NumberColumn(format="%.2e") for column in ("p", "p_adj", "match_p", "match_q")})
 download_table(table, "motifs", "motifs-table")
 if found.motifs:

@@ -106,6 +106,8 @@ def test_pfm_and_consensus_by_hand():
     assert consensus(pfm) == "ACGA"
     assert consensus(position_frequency_matrix(["AC", "CA"], 2)) == "NN"
     assert consensus(position_frequency_matrix(["NA"], 2)) == "NA"
+    assert consensus(position_frequency_matrix(["AC", "AG", "AT", "CA", "GA"], 2)) == "Aa"  # 3 of 5: upper, 2: lower
+    assert consensus(position_frequency_matrix(["AC", "AG", "TT", "CA"], 2)) == "AN"  # half is upper; a 4-way tie
 
 
 def test_alignment_ties_prefer_small_then_negative_offset():

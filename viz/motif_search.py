@@ -140,6 +140,16 @@ def report_motifs_table(report: MotifReport) -> pd.DataFrame:
     return pd.concat([table, extra], axis=1)
 
 
+def display_table(table: pd.DataFrame, members: int = 6) -> pd.DataFrame:
+    """``report_motifs_table`` for reading on a page: each motif's member list cut to its first ``members`` (merging
+    shortest first gathers hundreds), with the count of the rest; the files keep every member."""
+    def shorten(text: str) -> str:
+        names = text.split(",") if text else []
+        return ",".join(names[:members]) + (f" … (+{len(names) - members})" if len(names) > members else "")
+
+    return table.assign(members=table["members"].map(shorten))
+
+
 def report_files(report: MotifReport, logo_formats: Sequence[str] = ("png", "svg")) -> dict[str, bytes]:
     """Every output file by relative name: motifs.tsv, instances.tsv, motifs.meme, logos/<motif>.<fmt> (information
     content) and, for a named motif, logos/<motif>_vs_<match>.<fmt> (our logo above its best JASPAR match)."""

@@ -187,12 +187,15 @@ def position_frequency_matrix(windows: Sequence[str], window: int) -> pd.DataFra
 
 
 def consensus(pfm: pd.DataFrame) -> str:
-    """The most frequent base at each position of ``pfm`` (positions, 4); 'N' where no base is counted or where two
-    or more bases tie for most frequent."""
+    """The most frequent base at each position of ``pfm`` (positions, 4): upper-case where it holds at least half of
+    the bases counted there, lower-case where it holds less (a weak position, e.g. a flank of the re-centred window),
+    'N' where no base is counted or two or more bases tie for most frequent."""
     counts = pfm[list(BASES)].to_numpy()
     top = counts.max(axis=1)
     flat = (top == 0) | ((counts == top[:, None]).sum(axis=1) > 1)
-    return "".join("N" if f else BASES[b] for f, b in zip(flat, counts.argmax(axis=1)))
+    strong = 2 * top >= counts.sum(axis=1)
+    return "".join("N" if f else BASES[b] if st else BASES[b].lower()
+                   for f, st, b in zip(flat, strong, counts.argmax(axis=1)))
 
 
 def _sequences(positives: Sequence[Landscape], negatives: Sequence[str | SequenceRecord],
