@@ -98,6 +98,17 @@ class LoadedModel:
                               f"(0..{len(labels) - 1})")
         return index
 
+    def target_class(self, target: int | str | None) -> int:
+        """The class to score or explain: ``target`` (a class name or 0-based index), by default the positive (last)
+        class of a two-class model; a model with more classes has no positive one and must be told (OptionError)."""
+        index = self.class_index(target)
+        if index is not None:
+            return index
+        if len(self.labels) > 2:
+            raise OptionError(f"this model has {len(self.labels)} classes ({', '.join(self.labels)}) and none is "
+                              f"'the positive one': say which with a target (a class name or 0-based index)")
+        return len(self.labels) - 1
+
     def window_size(self, window: int | None = None) -> int:
         """Bases per window: ``window`` when given, else the length the model was fine-tuned on, else the longest it
         takes (``tokenizer.max_bases``)."""

@@ -325,21 +325,12 @@ def predict(
 
 
 def aggregate_target(loaded: LoadedModel, aggregate: str, target: int | None) -> int | None:
-    """The class whose best window "max" picks (None for "mean"); refuses "max" without a target on a multi-class
-    model, where no class is "the positive one"."""
-    labels = loaded.require_classifier()
+    """The class whose best window "max" picks (None for "mean"; ``LoadedModel.target_class`` for "max": refused
+    without a target on a multi-class model, where no class is "the positive one")."""
+    loaded.require_classifier()
     if aggregate not in AGGREGATES:
         raise OptionError(f"unknown aggregate {aggregate!r}; choose one of {AGGREGATES}")
-    if aggregate == "mean":
-        return None
-    if target is None:
-        if len(labels) > 2:
-            raise OptionError(f"aggregate 'max' picks each record's best window for one class, and this model has "
-                              f"{len(labels)} ({', '.join(labels)}): say which with a target class")
-        return len(labels) - 1
-    if not 0 <= target < len(labels):
-        raise OptionError(f"target class {target} does not exist; the model's classes are {list(labels)}")
-    return target
+    return None if aggregate == "mean" else loaded.target_class(target)
 
 
 def window_prediction(record: SequenceRecord, starts: np.ndarray, window_probs: np.ndarray, aggregate: str = "mean",

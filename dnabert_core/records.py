@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dnabert_core.errors import InputError
+
 
 @dataclass(frozen=True)
 class SequenceRecord:
@@ -101,3 +103,108 @@ class Motif:
     n: int
     p: float
     p_adj: float
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An edit of one sequence (SPEC section 7): bases ``start:end`` (0-based, half-open) of record ``record_id``
+    replaced by ``allele``.
+
+    An empty allele is a deletion, ``start == end`` an insertion (before base ``start``), an allele as long as the span
+    a substitution (one base or several), anything else a deletion-insertion ("delins"). ``allele`` is upper-cased
+    and must hold A, C, G, T only (no N or other IUPAC code: an alternative allele has to be one sequence). ``ref``,
+    when known, is the text expected at ``start:end`` (checked by :func:`viz.variants.apply_edit`); ``id`` names the
+    variant (a VCF ID, a mutation file's index); ``source`` says where it was read (``"mut.txt line 3"``).
+    Raises InputError for a negative or reversed span, a non-ACGT allele, or an empty edit.
+    """
+
+    record_id: str
+    start: int
+    end: int
+    allele: str
+    id: str | None = None
+    ref: str | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        allele = self.allele.upper()
+        object.__setattr__(self, "allele", allele)
+        where = {"record_id": self.record_id, "source": self.source}
+        name = f"variant {self.id!r}" if self.id is not None else "variant"
+        if not 0 <= self.start <= self.end:
+            raise InputError(f"{name}: invalid span start {self.start}, end {self.end} (need 0 <= start <= end)",
+                             **where)
+        if allele.strip("ACGT"):
+            bad = next(base for base in allele if base not in "ACGT")
+            raise InputError(f"{name}: allele {allele!r} holds {bad!r}; an allele must be A, C, G and T only", **where)
+        if self.start == self.end and not allele:
+            raise InputError(f"{name}: empty edit (start == end and an empty allele change nothing)", **where)
+
+    @property
+    def kind(self) -> str:
+        """One of "substitution", "insertion", "deletion", "delins" (see the class docstring)."""
+        if not self.allele:
+            return "deletion"
+        if self.start == self.end:
+            return "insertion"
+        return "substitution" if len(self.allele) == self.end - self.start else "delins"
+
+    @property
+    def length_change(self) -> int:
+        """``len(alt) - len(ref)`` of the edited sequence: 0 for substitutions."""
+        return len(self.allele) - (self.end - self.start)
+
+
+@dataclass(frozen=True)
+class GenomicVariant:
+    """One ALT allele of a variant on a reference genome, as read from a VCF or ClinVar table (multi-allelic VCF
+    records give one each).
+
+    ``pos``: 1-based position of the first REF base (VCF POS); ``ref``/``alt``: upper-case alleles as written
+    (VCF-style, usually anchored on a shared first base for indels); ``line``: 1-based line in ``source``;
+    ``annotations``: extra ``(name, value)`` fields kept from the input (ClinVar's significance, ...).
+    """
+
+    chrom: str
+    pos: int
+    ref: str
+    alt: str
+    id: str | None = None
+    line: int | None = None
+    source: str | None = None
+    annotations: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The ID when there is one, else ``chrom:pos:REF>ALT``: how errors name the variant."""
+        return self.id if self.id is not None else f"{self.chrom}:{self.pos}:{self.ref}>{self.alt}"
+
+
+@dataclass(frozen=True)
+class VariantWindow:
+    """The ref and alt windows of one genomic variant: ``flank`` reference bases on each side of REF and of ALT.
+
+    ``start``: 0-based start of the ref window on ``contig`` (the reference's name for ``variant.chrom``, which may
+    differ by a ``chr`` prefix); ``ref_sequence`` is ``contig[start:end]``; ``alt_sequence`` is
+    ``apply_edit(ref_sequence, edit)``; ``edit``: the variant relative to the ref window, trimmed to its minimal form
+    (the bases REF and ALT share at either end removed, so an anchored VCF deletion is a "deletion").
+    Windows with the same :attr:`ref_key` hold the same ``ref_sequence`` (the same bases of the same reference): a
+    scorer scores each ref key once.
+    """
+
+    variant: GenomicVariant
+    contig: str
+    start: int
+    ref_sequence: str
+    alt_sequence: str
+    edit: Variant
+
+    @property
+    def end(self) -> int:
+        """0-based, exclusive end of the ref window on ``contig``."""
+        return self.start + len(self.ref_sequence)
+
+    @property
+    def ref_key(self) -> tuple[str, int, int]:
+        """``(contig, start, end)`` of the ref window: equal keys, equal ref sequences."""
+        return self.contig, self.start, self.end

@@ -127,7 +127,7 @@ def test_max_on_several_classes_needs_a_target(tmp_path, sequences, capsys):
     folder = save_model(tiny_classifier(3, labels=["acceptor", "donor", "neither"]), KmerTokenizer(3, 64),
                         tmp_path / "three")
     base = ["predict", "-m", str(folder), str(sequences), "-o", str(tmp_path / "o.tsv"), "--aggregate", "max"]
-    assert "say which with a target class" in usage_error(base, capsys)
+    assert "say which with a target" in usage_error(base, capsys)
     assert main([*base, "--target", "donor", "--quiet"]) == 0
 
 

@@ -17,7 +17,7 @@ from dnabert_core.records import SequenceRecord
 from tests.conftest import tiny_classifier
 from tests.planted import planted_model, planted_sets
 from viz.motifs import MotifParams
-from viz.motif_search import (MotifSettings, display_table, find_motifs, ig_target, report_files,
+from viz.motif_search import (MotifSettings, display_table, find_motifs, report_files,
                               report_motifs_table, shuffled_controls, zip_files)
 
 
@@ -43,15 +43,17 @@ def test_shuffled_controls_keep_dinucleotides_and_are_seeded(planted):
     assert controls != shuffled_controls(positives[:5], per_record=2, seed=12)
 
 
-def test_ig_target_needs_a_class_on_a_multi_class_model(tmp_path):
+def test_the_target_class_must_be_named_on_a_multi_class_model(tmp_path):
     from dnabert_core.model import save_model
     from dnabert_core.tokenizer import KmerTokenizer
 
     save_model(tiny_classifier(3, labels=["a", "b", "c"]), KmerTokenizer(3, 64), tmp_path / "m3")
     loaded = load_model(tmp_path / "m3")
     with pytest.raises(OptionError, match="3 classes"):
-        ig_target(loaded, None)
-    assert ig_target(loaded, "c") == 2
+        loaded.target_class(None)
+    assert loaded.target_class("c") == 2
+    with pytest.raises(OptionError, match="3 classes"):
+        find_motifs(loaded, [SequenceRecord("a", "ACGTACGTAC")], None, MotifSettings(score="ig"))
 
 
 def test_settings_and_inputs_are_checked(planted):

@@ -83,7 +83,7 @@ def test_max_aggregate_on_several_classes_needs_a_target(tmp_path):
     folder = save_model(tiny_classifier(3, labels=["acceptor", "donor", "neither"]), KmerTokenizer(3, 64), tmp_path)
     three = load_model(folder)
     record = SequenceRecord("x", random_dna(np.random.default_rng(2), 200))
-    with pytest.raises(OptionError, match="3 .acceptor, donor, neither.: say which"):
+    with pytest.raises(OptionError, match="3 classes .acceptor, donor, neither. and none is .the positive one.: say which"):
         list(predict(three, [record], aggregate="max"))
     (best,) = predict(three, [record], aggregate="max", target=1, window=50)
     assert np.array_equal(best.probs, best.window_probs[best.window_probs[:, 1].argmax()])

@@ -75,24 +75,13 @@ def shuffled_controls(records: Sequence[SequenceRecord], per_record: int = 1,
             for r in records for j in range(per_record)]
 
 
-def ig_target(loaded: LoadedModel, target: str | int | None) -> int:
-    """The class integrated gradients explain: ``target``, or the positive (second) class of a two-class model."""
-    loaded.require_classifier()
-    if target is not None:
-        return loaded.class_index(target)
-    if len(loaded.labels) != 2:
-        raise OptionError(f"this model has {len(loaded.labels)} classes ({', '.join(loaded.labels)}): say which class "
-                          f"the positives are with a target")
-    return 1
-
-
 def score_positives(loaded: LoadedModel, records: Sequence[SequenceRecord], settings: MotifSettings,
                     progress: Progress | None = None) -> list[Landscape]:
     """One per-base track per positive, in input order: its attention landscape or its IG attribution."""
     if settings.score == "ig":
         from viz.attribution import integrated_gradients
 
-        return list(integrated_gradients(loaded, records, target=ig_target(loaded, settings.target),
+        return list(integrated_gradients(loaded, records, target=loaded.target_class(settings.target),
                                          n_steps=settings.ig_steps, progress=progress))
     from viz.landscape import attention_landscapes
 
