@@ -186,8 +186,11 @@ class VariantWindow:
 
     ``start``: 0-based start of the ref window on ``contig`` (the reference's name for ``variant.chrom``, which may
     differ by a ``chr`` prefix); ``ref_sequence`` is ``contig[start:end]``; ``alt_sequence`` is
-    ``apply_edit(ref_sequence, edit)``; ``edit``: the variant relative to the ref window, trimmed to its minimal form
-    (the bases REF and ALT share at either end removed, so an anchored VCF deletion is a "deletion").
+    ``apply_edit(ref_sequence, edit)`` kept at the ref window's length (a model fine-tuned on one length reads
+    shorter or longer inputs differently): after a deletion the reference bases that follow the window are appended,
+    after an insertion as many bases are cut from its right end (``alt_tail``). ``edit``: the variant relative to the
+    ref window, trimmed to its minimal form (the bases REF and ALT share at either end removed, so an anchored VCF
+    deletion is a "deletion").
     Windows with the same :attr:`ref_key` hold the same ``ref_sequence`` (the same bases of the same reference): a
     scorer scores each ref key once.
     """
@@ -203,6 +206,12 @@ class VariantWindow:
     def end(self) -> int:
         """0-based, exclusive end of the ref window on ``contig``."""
         return self.start + len(self.ref_sequence)
+
+    @property
+    def alt_tail(self) -> int:
+        """Bases appended to (> 0, after a deletion) or cut from (< 0, after an insertion) the right end of the edited
+        ref window to make ``alt_sequence``: ``-edit.length_change``."""
+        return -self.edit.length_change
 
     @property
     def ref_key(self) -> tuple[str, int, int]:

@@ -94,8 +94,8 @@ def test_vcf_windows_and_every_bad_case(tmp_path, genome, compression):
         (5, "multi", "T", "chr1", 7, "TACGGCC", "TACTGCC"),
         (5, "multi", "C", "chr1", 7, "TACGGCC", "TACCGCC"),
         (16, "lower", "G", "chr1", 17, "AGGACGT", "AGGGCGT"),
-        (17, "del", "T", "2", 0, "GATTACAGAT", "GATTGAT"),
-        (18, "ins", "TGG", "chr1", 27, "TACTTTT", "TACTGGTTT"),
+        (17, "del", "T", "2", 0, "GATTACAGAT", "GATTGAT" + TWO[10:13]),  # kept at 10 bases: the next 3 appended
+        (18, "ins", "TGG", "chr1", 27, "TACTTTT", "TACTGGT"),  # TACTGGTTT kept at 7 bases: its last 2 cut
         (20, "same", "G", "chr1", 1, "CGTACGT", "CGTGCGT"),
     ]
     assert [(kind, line, record) for kind, line, record, _ in errors] == [
@@ -126,6 +126,13 @@ def test_vcf_windows_and_every_bad_case(tmp_path, genome, compression):
     assert "line 6, record 'mism': REF 'G'" in str(parsed.errors[1])
 
 
+def rebuilt_alt(window: VariantWindow, genome: Genome) -> str:
+    """The alt window by hand: the edited ref window, then the reference bases after it (a deletion) or cut (an
+    insertion) to the ref window's length."""
+    tail = genome.fetch(window.contig, window.end, window.end + max(window.alt_tail, 0))
+    return (apply_edit(window.ref_sequence, window.edit) + tail)[: len(window.ref_sequence)]
+
+
 def test_edits_are_minimal_and_rebuild_the_alt_window(tmp_path, genome):
     parsed = variant_windows(write_vcf(tmp_path, "plain"), genome, 3)
     edits = {w.variant.id: w.edit for w in parsed.windows}
@@ -135,7 +142,7 @@ def test_edits_are_minimal_and_rebuild_the_alt_window(tmp_path, genome):
     assert (edits["ins"].start, edits["ins"].end, edits["ins"].allele) == (4, 4, "GG")
     assert edits["snv"].record_id == "chr1:2-8" and edits["snv"].source == "calls.vcf line 4"
     for window in parsed.windows:
-        assert apply_edit(window.ref_sequence, window.edit) == window.alt_sequence
+        assert rebuilt_alt(window, genome) == window.alt_sequence
         assert window.ref_sequence == genome.fetch(window.contig, window.start, window.end)
 
 
@@ -262,4 +269,4 @@ def test_real_chr22_files_give_windows_with_checked_refs(chr22, name):
     for window in items:
         assert window.contig == "22" and len(window.ref_sequence) == 300 + len(window.variant.ref)
         assert window.ref_sequence[150 : 150 + len(window.variant.ref)] == window.variant.ref
-        assert apply_edit(window.ref_sequence, window.edit) == window.alt_sequence
+        assert rebuilt_alt(window, chr22) == window.alt_sequence

@@ -358,7 +358,17 @@ def _window(variant: GenomicVariant, genome: Genome, flank: int) -> VariantWindo
                          f"runs off {contig!r}, which has {length:,} bases: not scored (try a smaller flank)", **where)
     ref_sequence = genome.fetch(contig, window_start, window_end)
     edit = _minimal_edit(variant, f"{contig}:{window_start + 1}-{window_end}", flank)
-    return VariantWindow(variant, contig, window_start, ref_sequence, apply_edit(ref_sequence, edit), edit)
+    alt_sequence = apply_edit(ref_sequence, edit)
+    change = len(alt_sequence) - len(ref_sequence)
+    if change > flank:
+        raise InputError(f"an insertion of {change} bases is longer than the flank ({flank}): the alt window could "
+                         "not keep the ref window's length; not scored (try a larger flank)", **where)
+    if change < 0 and window_end - change > length:
+        raise InputError(f"the alt window needs {-change} bases after {contig}:{window_end:,} to keep the ref "
+                         f"window's length, past the end of {contig!r}: not scored", **where)
+    if change < 0:
+        alt_sequence += genome.fetch(contig, window_end, window_end - change)
+    return VariantWindow(variant, contig, window_start, ref_sequence, alt_sequence[: len(ref_sequence)], edit)
 
 
 def _contig(chrom: str, genome: Genome, where: dict[str, object]) -> str:

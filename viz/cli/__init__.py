@@ -1,7 +1,7 @@
 """The ``dnabert`` command line (SPEC section 8): one entry point, a sub-command per task.
 
 Layout: ``common`` holds what every command shares (inputs, outputs, progress, windows, exit codes); each command group
-lives in its own module beside its options (``predict``, ``interpret``, ``motifs``, ``train``) and registers itself here.
+lives in its own module beside its options (``predict``, ``interpret``, ``motifs``, ``variants``, ``train``) and registers itself here.
 
 Exit codes: 0 when the output was written (rejected records are listed on stderr and the rest processed), 1 when
 nothing could be processed, 2 on a usage error (bad option, missing input file). No traceback reaches a user: an
@@ -17,10 +17,10 @@ import traceback
 from importlib.metadata import PackageNotFoundError, version
 
 from dnabert_core.errors import DnabertError, OptionError
-from viz.cli import interpret, motifs, predict, train
+from viz.cli import interpret, motifs, predict, train, variants
 from viz.cli.common import EXIT_NOTHING, EXIT_OK, Formatter
 
-GROUPS = (predict, interpret, motifs, train)
+GROUPS = (predict, interpret, motifs, variants, train)
 
 
 def package_version() -> str:

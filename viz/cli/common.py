@@ -82,13 +82,25 @@ def add_output_option(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------- inputs
+VARIANT_FILES = {"vcf": "a VCF: variants are scored with `dnabert variants -m MODEL --vcf {path} --fasta REFERENCE`",
+                 "clinvar": "a ClinVar TSV: `dnabert variants -m MODEL --vcf {path} --fasta REFERENCE` scores it",
+                 "mutations": "a mutation file (index start end allele): `dnabert variants -m MODEL --sequences "
+                              "SEQUENCES --mutations {path}` applies it"}
+
+
 def check_inputs(paths: list[str]) -> None:
-    """Every input is an existing file (usage errors otherwise, before any work)."""
+    """Every input is an existing sequence file (usage errors otherwise, before any work): a variant file names the
+    command that takes it."""
+    from viz.vcf import looks_like_variants
+
     for path in paths:
         if Path(path).is_dir():
             raise OptionError(f"input {path} is a directory, not a sequence file")
         if not Path(path).is_file():
             raise OptionError(f"input file not found: {path}")
+        kind = looks_like_variants(path)
+        if kind:
+            raise OptionError(f"input {path} is {VARIANT_FILES[kind].format(path=path)}")
 
 
 class RecordReader:
