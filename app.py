@@ -13,6 +13,8 @@ navigation = st.navigation([
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/predict.py", title="Predict & explain", icon=":material/search:"),
     st.Page("app_pages/motifs.py", title="Motifs", icon=":material/genetics:"),
+    st.Page("app_pages/alleles.py", title="Compare alleles", icon=":material/compare_arrows:"),
+    st.Page("app_pages/scan.py", title="Genome scan", icon=":material/timeline:"),
     st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
 ])
 keep_widget_state()

@@ -98,6 +98,9 @@ def show_one_sequence(entry, loaded, result: dict, labels: list[str]):
                    f"trained on): scored in {n_windows} overlapping windows; each base is the mean over the windows "
                    "covering it.")
     download_figure(track, f"landscape_{landscape.record_id}", "track")
+    if labels and st.button("Mutate this sequence (Compare alleles)", key="mutate"):
+        st.session_state["allele_sequence"] = f">{record.id}\n{record.sequence}\n"
+        st.switch_page("app_pages/alleles.py")
     groups = {"attention": [landscape], **({"attribution": [attribution]} if attribution is not None else {})}
     download_table(labelled_tracks_table(groups), f"track_{landscape.record_id}", "track-table")
     if attribution is not None:

@@ -105,3 +105,23 @@ def metrics_frame(metrics: dict) -> pd.DataFrame:
     import pandas as pd  # lazily: the app's Home page lists models without pandas
 
     return pd.DataFrame(rows, columns=["held-out set", "n", "model", *columns])
+
+
+# ------------------------------------------------------------------------------------------------------------ genomes
+EXAMPLES = ROOT / "assets" / "examples"
+GENOMES_DIR_ENV = "DNABERT_GENOMES_DIR"
+FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
+SHIPPED_GENOMES = {"example: 3.3 kb of chr22 around ADA2 (with variants.vcf)": EXAMPLES / "variants_region.fa",
+                   "example: 3 kb of chr22 (21.5 Mb)": EXAMPLES / "region.fa"}
+
+
+def list_genomes(configured: Path | None = None) -> dict[str, Path]:
+    """Reference FASTA files the app may open, by name shown to users: the shipped example regions, then the FASTA
+    files of the directory named by ``DNABERT_GENOMES_DIR`` (users pick from these, never type a path)."""
+    genomes = {name: path for name, path in SHIPPED_GENOMES.items() if path.is_file()}
+    folder = configured or (Path(os.environ[GENOMES_DIR_ENV]) if os.environ.get(GENOMES_DIR_ENV) else None)
+    if folder is not None and folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.name.lower().endswith(FASTA_SUFFIXES):
+                genomes[path.name] = path
+    return genomes

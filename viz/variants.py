@@ -86,6 +86,26 @@ class CoordinateMap:
         return ref_aligned, alt_aligned, alt_aligned - ref_aligned
 
 
+def shared_ends(ref: str, alt: str) -> tuple[int, int]:
+    """(bases ``ref`` and ``alt`` share at the start, then at the end of what is left): what a minimal edit keeps."""
+    prefix = 0
+    while prefix < min(len(ref), len(alt)) and ref[prefix] == alt[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(ref), len(alt)) - prefix and ref[-1 - suffix] == alt[-1 - suffix]:
+        suffix += 1
+    return prefix, suffix
+
+
+def edit_between(ref: str, alt: str, record_id: str = "ref") -> Variant:
+    """The one edit that turns ``ref`` into ``alt``: their common prefix and suffix kept, what lies between replaced
+    (a substitution, insertion, deletion or delins). Equal sequences are refused."""
+    if ref == alt:
+        raise InputError("the two sequences are the same: nothing to compare", record_id=record_id)
+    prefix, suffix = shared_ends(ref, alt)
+    return Variant(record_id, prefix, len(ref) - suffix, alt[prefix:len(alt) - suffix], ref=ref[prefix:len(ref) - suffix])
+
+
 def coordinate_map(n_ref: int, variant: Variant) -> CoordinateMap:
     """The :class:`CoordinateMap` of ``variant`` applied to a ref sequence of ``n_ref`` bases.
 

@@ -28,7 +28,7 @@ from dnabert_core.errors import InputError, OptionError
 from dnabert_core.io.genome import Genome
 from dnabert_core.io.lines import GZIP_MAGIC, SNIFF_BYTES, is_bgzf, iter_chunks, iter_lines, open_binary, read_head
 from dnabert_core.records import GenomicVariant, Variant, VariantWindow
-from viz.variants import apply_edit
+from viz.variants import apply_edit, shared_ends
 
 logger = logging.getLogger(__name__)
 
@@ -385,12 +385,7 @@ def _contig(chrom: str, genome: Genome, where: dict[str, object]) -> str:
 def _minimal_edit(variant: GenomicVariant, window_id: str, flank: int) -> Variant:
     """The variant as an edit of its ref window, without the bases REF and ALT share at the start, then the end."""
     ref, alt = variant.ref, variant.alt
-    prefix = 0
-    while prefix < min(len(ref), len(alt)) and ref[prefix] == alt[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < min(len(ref), len(alt)) - prefix and ref[-1 - suffix] == alt[-1 - suffix]:
-        suffix += 1
+    prefix, suffix = shared_ends(ref, alt)
     return Variant(
         window_id,
         flank + prefix,
