@@ -159,7 +159,8 @@ def fasta(prefix: str, n: int, seed: int) -> str:
 
 
 @pytest.mark.parametrize("path, title", [("", "DNABERT-viz"), ("predict", "Predict & explain"),
-                                         ("motifs", "Motifs"), ("models", "Models")])
+                                         ("motifs", "Motifs"), ("alleles", "Compare alleles"),
+                                         ("scan", "Genome scan"), ("models", "Models")])
 def test_every_page_loads(server, page, path, title):
     open_page(page, server, path)
     assert page.locator("h1").first.inner_text().strip() == title
@@ -361,3 +362,43 @@ def test_motifs_page_finds_the_planted_motif_with_its_logo(server, page):
     with page.expect_download() as info:
         page.get_by_role("button", name="Logo SVG").click()
     assert "<svg" in Path(info.value.path()).read_text()
+
+
+def test_compare_alleles_from_the_example_vcf(server, page):
+    """The example VCF against the shipped ADA2 region: the effects table (largest first), the aligned tracks, the
+    table download."""
+    open_page(page, server, "alleles")
+    pick_tiny(page)
+    page.get_by_text("A VCF and a reference", exact=True).click()
+    wait_idle(page)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.wait_for_selector('[data-testid="stPlotlyChart"]')
+    wait_idle(page)
+    page.set_viewport_size({"width": 1400, "height": 2000})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(DOCS / "screenshot_alleles_results.png"))
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download TSV").first.click()
+    rows = [row.split("\t") for row in Path(info.value.path()).read_text().splitlines()]
+    assert rows[0][:5] == ["chrom", "pos", "id", "ref", "alt"] and "delta_p" in rows[0] and len(rows) > 100
+    column = rows[0].index("delta_p")
+    deltas = [abs(float(r[column])) for r in rows[1:]]
+    assert deltas == sorted(deltas, reverse=True)
+
+
+def test_genome_scan_of_the_example_region(server, page):
+    open_page(page, server, "scan")
+    pick_tiny(page)
+    region = page.get_by_label("Region (chrom:start-end, 1-based inclusive)")
+    region.fill("chr22_17660851_17664150:1-1000")
+    region.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Scan", exact=True).click()
+    page.wait_for_selector('[data-testid="stPlotlyChart"]')
+    wait_idle(page)
+    page.screenshot(path=str(DOCS / "screenshot_scan_results.png"))
+    with page.expect_download() as info:
+        page.get_by_role("button", name="bedGraph").click()
+    lines = [line.split("\t") for line in Path(info.value.path()).read_text().splitlines()
+             if not line.startswith("track")]
+    assert lines[0][:2] == ["chr22_17660851_17664150", "0"] and lines[-1][2] == "1000"
