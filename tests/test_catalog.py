@@ -43,3 +43,13 @@ def test_card_sections_and_metrics_frame():
     assert list(frame["model"]) == ["this model", "CNN on one-hot bases", "k-mer logistic regression (k=1..6)",
                                     "this model", "k-mer logistic regression (k=1..6)"]
     assert list(frame["mcc"]) == [0.7, 0.6, 0.2, 0.6, 0.7] and list(frame["n"]) == [40, 40, 40, 10, 10]
+
+
+def test_genomes_are_the_shipped_examples_and_the_configured_folder(tmp_path):
+    from viz.catalog import SHIPPED_GENOMES, list_genomes
+
+    (tmp_path / "hg.fa.gz").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not a genome")
+    genomes = list_genomes(tmp_path)
+    assert list(genomes)[: len(SHIPPED_GENOMES)] == list(SHIPPED_GENOMES)
+    assert genomes["hg.fa.gz"] == tmp_path / "hg.fa.gz" and "notes.txt" not in genomes

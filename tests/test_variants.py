@@ -254,3 +254,26 @@ def test_dnabert_snp_example():
         record = parsed.records[int(variant.id)]
         assert record.id == variant.record_id
         assert apply_edit(record.sequence, variant) == mutated[variant.id]
+
+
+@pytest.mark.parametrize("ref, alt, expected", [
+    ("ACGTACGT", "ACGAACGT", (3, 4, "A", "substitution")),
+    ("ACGTACGT", "ACGTTACGT", (4, 4, "T", "insertion")),
+    ("ACGTACGT", "ACGCGT", (3, 5, "", "deletion")),
+    ("ACGT", "TTACGT", (0, 0, "TT", "insertion")),
+    ("ACGT", "ACGTGG", (4, 4, "GG", "insertion")),
+    ("ACGTAC", "ACTTTC", (2, 5, "TTT", "substitution")),  # GTA -> TTT between AC and C
+])
+def test_edit_between_two_sequences(ref, alt, expected):
+    from viz.variants import edit_between
+
+    variant = edit_between(ref, alt)
+    assert (variant.start, variant.end, variant.allele, variant.kind) == expected
+    assert apply_edit(ref, variant) == alt
+
+
+def test_edit_between_equal_sequences_is_refused():
+    from viz.variants import edit_between
+
+    with pytest.raises(InputError, match="the same"):
+        edit_between("ACGT", "ACGT")
