@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from dnabert_core.errors import DnabertError
+from viz.motifs import bh_adjust
 
 logger = logging.getLogger(__name__)
 
@@ -222,12 +223,6 @@ def warm_up() -> None:
     _tomtom([targets[0][:, :4].copy()], targets)
 
 
-def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    from scipy.stats import false_discovery_control
-
-    return false_discovery_control(np.clip(p, 0.0, 1.0), method="bh")
-
-
 def match_motifs(pfms: Sequence[pd.DataFrame], top: int = 5,
                  library: MotifLibrary | None = None) -> list[tuple[MotifMatch, ...]]:
     """Compare each PFM with every library matrix (Tomtom, both strands) and keep the ``top`` best by p-value.
@@ -252,7 +247,7 @@ def match_motifs(pfms: Sequence[pd.DataFrame], top: int = 5,
     n_targets = len(library)
     matches = []
     for row in range(len(queries)):
-        q = _benjamini_hochberg(p[row])
+        q = bh_adjust(np.clip(p[row], 0.0, 1.0))
         best = np.argsort(p[row], kind="stable")[:top]
         matches.append(tuple(
             MotifMatch(target_id=library.ids[j], target_name=library.names[j], p=float(p[row, j]),
