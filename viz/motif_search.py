@@ -156,7 +156,8 @@ def report_files(report: MotifReport, logo_formats: Sequence[str] = ("png", "svg
         figures = {motif.name: motif_logo(motif.pfm, title=f"{motif.name} {motif.consensus}")}
         if matches:
             best = matches[0]
-            figures[f"{motif.name}_vs_{best.target_id}"] = aligned_logos(motif.pfm, best, jaspar_matrix(best.target_id))
+            figures[f"{motif.name}_vs_{best.target_id}"] = aligned_logos(motif.pfm, best, jaspar_matrix(best.target_id),
+                                                                        title=f"{motif.name} {motif.consensus}")
         for name, figure in figures.items():
             for fmt in logo_formats:
                 files[f"logos/{name}.{fmt}"] = figure_bytes(figure, fmt)

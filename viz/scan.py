@@ -26,6 +26,8 @@ from dnabert_core.io.genome import Genome, parse_region
 from dnabert_core.model import LoadedModel
 from dnabert_core.predict import Progress, predict
 from dnabert_core.records import SequenceRecord
+from dnabert_core.sharding import sharded
+from dnabert_core.train import Dist
 
 logger = logging.getLogger(__name__)
 
@@ -79,13 +81,16 @@ def scan(
     chunk_size: int = 256,
     token_budget: int | None = None,
     progress: Progress | None = None,
-) -> ScanResult:
+    where: Dist | None = None,
+) -> ScanResult | None:
     """Scan ``record`` (a region's bases, or a long pasted sequence) with windows of ``window`` bases (default the
     model's window) every ``step`` (default half a window), scoring P(``target``) (default the positive class of a
     two-class model; see ``LoadedModel.target_class``).
 
     ``chrom``/``start``: where the record's first base lies (default: the record's id, 0), so that results are in
     chromosome coordinates. ``chunk_size`` windows are held at once; ``progress(done, total)`` counts windows.
+    ``where``: this process's place in a torchrun job; the windows are shared out among its ranks
+    (``dnabert_core.sharding``), rank 0 gets the result and the other ranks None.
     """
     index = loaded.target_class(target)
     length = len(record.sequence)
@@ -96,12 +101,20 @@ def scan(
     starts = loaded.tokenizer.windows(length, size, step)
     ends = np.minimum(starts + size, length)
     total = len(starts)
-    report = (lambda done, _: progress(done, total)) if progress else None
     windows = (SequenceRecord(record.id, record.sequence[a:b]) for a, b in zip(starts.tolist(), ends.tolist()))
-    scored = predict(loaded, windows, window=size, batch_size=batch_size, chunk_size=chunk_size,
-                     token_budget=token_budget, progress=report)
-    # no count: read predict to its end, where it reports the last chunk's progress
-    probs = np.fromiter((p.probs[index] for p in scored), dtype=np.float64)
+    where = where or Dist(rank=0, world=1, device=loaded.device)
+
+    def work(block: list[SequenceRecord]) -> list[float]:
+        return [float(p.probs[index]) for p in predict(loaded, block, window=size, batch_size=batch_size,
+                                                        chunk_size=chunk_size, token_budget=token_budget)]
+
+    probs = np.empty(total)
+    for done, (_window, prob) in enumerate(sharded(windows, work, where, block=chunk_size), start=1):
+        probs[done - 1] = prob
+        if progress and (done % chunk_size == 0 or done == total):
+            progress(done, total)
+    if not where.main:
+        return None
     if not np.isfinite(probs).any():
         logger.warning("record %r: no window of the scan could be scored (mostly N)", record.id)
     arrays = [starts + start, ends + start, probs]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io as io_module
 import os
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from dnabert_core.errors import InputError, OptionError
 from dnabert_core.model import LoadedModel, load_model
 from dnabert_core.predict import set_threads
 from dnabert_core.records import SequenceRecord
+from dnabert_core.train import Dist, init_distributed
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 NA = "NA"
@@ -111,8 +113,9 @@ class RecordReader:
     """
 
     def __init__(self, paths: list[str], *, min_length: int, fmt: str | None, label_column: str | None = None,
-                 quiet: bool = True, description: str = "read"):
+                 quiet: bool = True, description: str = "read", silent: bool = False):
         check_inputs(paths)
+        self.silent = silent  # another rank of a torchrun job reports (every rank reads the same input)
         self.paths = paths
         self.min_length = min_length
         self.fmt = fmt
@@ -127,12 +130,13 @@ class RecordReader:
         """List a record that was read but could not be processed, and count it."""
         self.n_rejected += 1
         self.n_read -= 1
-        tqdm.write(f"rejected: {message}", file=sys.stderr)
+        if not self.silent:
+            tqdm.write(f"rejected: {message}", file=sys.stderr)
 
     def __iter__(self) -> Iterator[SequenceRecord]:
         sizes = [Path(p).stat().st_size for p in self.paths]
         with tqdm(total=sum(sizes), desc=self.description, unit="B", unit_scale=True, file=sys.stderr,
-                  disable=self.quiet, dynamic_ncols=True) as bar:
+                  disable=self.quiet or self.silent, dynamic_ncols=True) as bar:
             for offset, path in zip(np.cumsum([0] + sizes[:-1]), self.paths):
 
                 def progress(done: int, _total: int, offset: int = int(offset)) -> None:
@@ -143,7 +147,8 @@ class RecordReader:
                 for item in items:
                     if isinstance(item, InputError):
                         self.n_rejected += 1
-                        tqdm.write(f"rejected: {item.message}", file=sys.stderr)
+                        if not self.silent:
+                            tqdm.write(f"rejected: {item.message}", file=sys.stderr)
                     else:
                         self.n_read += 1
                         self.lengths[len(item.sequence)] += 1
@@ -158,11 +163,18 @@ def read_labelled(paths: list[str] | None, k: int, fmt: str | None, label_column
 
 
 # ------------------------------------------------------------------------------------------------------------- models
-def load(args: argparse.Namespace, *, classifier: bool = False) -> LoadedModel:
-    """The model of ``-m`` (threads set first); ``classifier`` refuses one without a trained head, before any work.
-    The window options are checked against it (step > window, window too long) now, not in the middle of a run."""
+def ranks(args: argparse.Namespace) -> Dist:
+    """This process's place in a ``torchrun`` job (joins its process group; one GPU per local rank), or a single
+    process: commands shard their input with ``dnabert_core.sharding.sharded`` and rank 0 writes."""
+    return init_distributed(args.device)
+
+
+def load(args: argparse.Namespace, *, classifier: bool = False, where: Dist | None = None) -> LoadedModel:
+    """The model of ``-m`` (threads set first) on ``args.device``, or on this rank's device under ``torchrun``;
+    ``classifier`` refuses one without a trained head, before any work. The window options are checked against it
+    (step > window, window too long) now, not in the middle of a run."""
     set_threads(args.threads)
-    loaded = load_model(args.model, device=args.device)
+    loaded = load_model(args.model, device=str(where.device) if where and where.world > 1 else args.device)
     if classifier:
         loaded.require_classifier()
     if hasattr(args, "window"):
@@ -211,6 +223,16 @@ def atomic_output(path: str, keep: Callable[[], bool] = lambda: True) -> Iterato
     except BaseException:
         os.unlink(temp)
         raise
+
+
+@contextmanager
+def rank_output(path: str, where: Dist, keep: Callable[[], bool] = lambda: True) -> Iterator[TextIO]:
+    """``atomic_output`` on rank 0; a handle that keeps nothing on the other ranks of a torchrun job."""
+    if where.main:
+        with atomic_output(path, keep) as out:
+            yield out
+    else:
+        yield io_module.StringIO()
 
 
 class _Discard(Exception):

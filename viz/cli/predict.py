@@ -13,19 +13,22 @@ from dnabert_core.predict import (
     unscored_spans,
     with_precision,
 )
+from dnabert_core.sharding import sharded
 from viz.cli.common import (
+    EXIT_OK,
     Formatter,
     RecordReader,
     add_input_options,
     add_model_options,
     add_output_option,
     add_window_options,
-    atomic_output,
     finish,
     fmt_float,
     load,
     note_unscored,
     positive_int,
+    rank_output,
+    ranks,
     tsv_writer,
 )
 
@@ -61,8 +64,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    reader = RecordReader(args.inputs, min_length=1, fmt=args.format, quiet=args.quiet, description="predict")
-    loaded = load(args, classifier=True)
+    where = ranks(args)
+    reader = RecordReader(args.inputs, min_length=1, fmt=args.format, quiet=args.quiet, description="predict",
+                          silent=not where.main)
+    loaded = load(args, classifier=True, where=where)
     target = aggregate_target(loaded, args.aggregate, loaded.class_index(args.target))
     loaded = with_precision(loaded, args.precision)
     reader.min_length = loaded.k
@@ -70,14 +75,17 @@ def run(args: argparse.Namespace) -> int:
     columns = [f"prob_{label}" for label in loaded.labels]
     processed = lambda: reader.n_read > 0  # noqa: E731
     with ExitStack() as stack:
-        writer = tsv_writer(stack.enter_context(atomic_output(args.output, keep=processed)))
+        writer = tsv_writer(stack.enter_context(rank_output(args.output, where, keep=processed)))
         writer.writerow(["id", "length", *columns, "pred"])
         window_writer = None
         if args.windows_output:
-            window_writer = tsv_writer(stack.enter_context(atomic_output(args.windows_output, keep=processed)))
+            window_writer = tsv_writer(stack.enter_context(rank_output(args.windows_output, where, keep=processed)))
             window_writer.writerow(["id", "window", "start", "end", *columns])
-        for prediction in predict(loaded, reader, aggregate=args.aggregate, target=target, window=args.window,
-                                  step=args.step, batch_size=args.batch_size, chunk_size=args.chunk_size):
+        def work(records: list) -> list:
+            return list(predict(loaded, records, aggregate=args.aggregate, target=target, window=args.window,
+                                step=args.step, batch_size=args.batch_size, chunk_size=args.chunk_size))
+
+        for _record, prediction in sharded(reader, work, where, block=args.chunk_size):
             record_id, length = prediction.record_id, prediction.length
             informative = informative_rows(prediction.window_probs)
             if not note_unscored(reader, record_id, length,
@@ -89,4 +97,4 @@ def run(args: argparse.Namespace) -> int:
                 for index, (start, probs) in enumerate(zip(prediction.window_starts, prediction.window_probs)):
                     end = min(int(start) + size, length)
                     window_writer.writerow([record_id, index + 1, int(start) + 1, end, *map(fmt_float, probs)])
-    return finish(reader, args.output, loaded, args.window)
+    return finish(reader, args.output, loaded, args.window) if where.main else EXIT_OK

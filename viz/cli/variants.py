@@ -9,6 +9,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from dnabert_core.errors import InputError, OptionError
+from dnabert_core.sharding import sharded
+from dnabert_core.train import Dist
 from viz.cli.common import (
     EXIT_NOTHING,
     EXIT_OK,
@@ -21,6 +23,8 @@ from viz.cli.common import (
     fmt_float,
     load,
     positive_int,
+    rank_output,
+    ranks,
     say,
     tsv_writer,
 )
@@ -116,12 +120,14 @@ def _register_scan(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_scan)
 
 
-def bar(args: argparse.Namespace, total: int, unit: str, desc: str) -> tqdm:
-    return tqdm(total=total, unit=unit, desc=desc, disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
+def bar(args: argparse.Namespace, total: int, unit: str, desc: str, where: Dist) -> tqdm:
+    """A progress bar on stderr, on rank 0 only (it counts the whole job)."""
+    return tqdm(total=total, unit=unit, desc=desc, disable=args.quiet or not where.main, file=sys.stderr,
+                dynamic_ncols=True)
 
 
 # ------------------------------------------------------------------------------------------------------------ variants
-def variant_pairs(args: argparse.Namespace, loaded) -> tuple[list, list[InputError]]:
+def variant_pairs(args: argparse.Namespace, loaded, where: Dist) -> tuple[list, list[InputError]]:
     """The allele pairs of the run's inputs and the errors met reading them (listed by the caller)."""
     from viz.variant_effects import pairs_from_mutations, pairs_from_windows
 
@@ -142,7 +148,8 @@ def variant_pairs(args: argparse.Namespace, loaded) -> tuple[list, list[InputErr
         return list(pairs_from_windows(parsed.windows)), list(parsed.errors)
     from viz.variants import read_mutations
 
-    reader = RecordReader([args.sequences], min_length=loaded.k, fmt=args.format, quiet=True)
+    reader = RecordReader([args.sequences], min_length=loaded.k, fmt=args.format, quiet=True,
+                          silent=not where.main)
     records = list(reader)
     if reader.n_rejected:
         raise InputError(f"{reader.n_rejected} record(s) of {args.sequences} were rejected (listed above): the "
@@ -158,19 +165,26 @@ def run_variants(args: argparse.Namespace) -> int:
     from viz.variant_effects import CLIP_NOTE, effects_table, score_pairs
     from viz.vcf import RefMismatch
 
-    loaded = load(args, classifier=True)
+    where = ranks(args)
+    loaded = load(args, classifier=True, where=where)
     target = loaded.target_class(args.target)
-    pairs, errors = variant_pairs(args, loaded)
+    pairs, errors = variant_pairs(args, loaded, where)
     mismatches = [e for e in errors if isinstance(e, RefMismatch)]
-    for error in errors:
+    for error in errors if where.main else ():
         tqdm.write(f"{'REF mismatch' if isinstance(error, RefMismatch) else 'rejected'}: {error.message}",
                    file=sys.stderr)
     if not pairs and not mismatches:
-        say("error: no variant could be scored")
+        if where.main:
+            say("error: no variant could be scored")
         return EXIT_NOTHING
-    with bar(args, len(pairs), "variant", "variants") as progress:
-        effects = list(score_pairs(loaded, pairs, batch_size=args.batch_size,
-                                   progress=lambda done, _t: progress.update(done - progress.n), total=len(pairs)))
+    effects = []
+    with bar(args, len(pairs), "variant", "variants", where) as progress:
+        work = lambda block: list(score_pairs(loaded, block, batch_size=args.batch_size))  # noqa: E731
+        for _pair, effect in sharded(pairs, work, where, block=256):
+            effects.append(effect)
+            progress.update()
+    if not where.main:
+        return EXIT_OK
     table = effects_table(effects, loaded.labels, target, sort=args.sort, min_abs_delta=args.min_abs_delta)
     rows = table.to_dict("records") + [mismatch_row(e) for e in mismatches]
     columns = list(table.columns) if len(table.columns) else list(mismatch_row(mismatches[0]))
@@ -205,8 +219,10 @@ def cell(value: object) -> str:
 def run_ism(args: argparse.Namespace) -> int:
     from viz.ism import TABLE_COLUMNS, check_fits, ism_ig_correlation, ism_table, saturation_mutagenesis, variant_cells
 
-    reader = RecordReader(args.inputs, min_length=1, fmt=args.format, quiet=True, description="ism")
-    loaded = load(args, classifier=True)
+    where = ranks(args)
+    reader = RecordReader(args.inputs, min_length=1, fmt=args.format, quiet=True, description="ism",
+                          silent=not where.main)
+    loaded = load(args, classifier=True, where=where)
     target = loaded.target_class(args.target)
     reader.min_length = loaded.k
     records = []
@@ -217,26 +233,33 @@ def run_ism(args: argparse.Namespace) -> int:
         except InputError as error:
             reader.reject(error.message)
     if not records:
-        say(f"error: no record could be processed ({reader.n_rejected} rejected)")
+        if where.main:
+            say(f"error: no record could be processed ({reader.n_rejected} rejected)")
         return EXIT_NOTHING
+
+    def work(block: list) -> list:
+        results = [saturation_mutagenesis(loaded, r, target=target, batch_size=args.batch_size) for r in block]
+        if not args.ig:
+            return [(result, None) for result in results]
+        from viz.attribution import integrated_gradients
+
+        tracks = integrated_gradients(loaded, block, target=target)
+        return [(result, ism_ig_correlation(result, track)) for result, track in zip(results, tracks)]
+
     n_variants = sum(len(variant_cells(r.sequence)[0]) for r in records)
-    with atomic_output(args.output) as out, bar(args, n_variants, "variant", "ism") as progress:
+    with rank_output(args.output, where) as out, bar(args, n_variants, "variant", "ism", where) as progress:
         writer = tsv_writer(out)
         writer.writerow(TABLE_COLUMNS)
-        for record in records:
-            done = progress.n
-            result = saturation_mutagenesis(loaded, record, target=target, batch_size=args.batch_size,
-                                            progress=lambda d, _t, done=done: progress.update(done + d - progress.n))
+        for record, (result, r) in sharded(records, work, where, block=1):
             for row in ism_table([result]).itertuples(index=False):
                 writer.writerow([cell(v) for v in row])
-            if args.ig:
-                from viz.attribution import integrated_gradients
-
-                track = next(integrated_gradients(loaded, [record], target=target))
-                tqdm.write(f"{record.id}: ISM importance vs integrated gradients, Pearson r = "
-                           f"{ism_ig_correlation(result, track):.3f}", file=sys.stderr)
-    rejected = f", {reader.n_rejected} rejected (listed above)" if reader.n_rejected else ""
-    say(f"wrote {args.output}: {len(records)} records toward '{loaded.labels[target]}'{rejected}")
+            progress.update(len(variant_cells(record.sequence)[0]))
+            if r is not None:
+                tqdm.write(f"{record.id}: ISM importance vs integrated gradients, Pearson r = {r:.3f}",
+                           file=sys.stderr)
+    if where.main:
+        rejected = f", {reader.n_rejected} rejected (listed above)" if reader.n_rejected else ""
+        say(f"wrote {args.output}: {len(records)} records toward '{loaded.labels[target]}'{rejected}")
     return EXIT_OK
 
 
@@ -251,15 +274,18 @@ def run_scan(args: argparse.Namespace) -> int:
         raise OptionError(f"--threshold must be a probability in [0, 1], got {args.threshold}")
     if args.merge_gap < 0:
         raise OptionError(f"--merge-gap must be 0 or more, got {args.merge_gap}")
-    loaded = load(args, classifier=True)
+    where = ranks(args)
+    loaded = load(args, classifier=True, where=where)
     loaded.target_class(args.target)
-    with Genome(args.fasta) as genome, bar(args, 0, "window", "scan") as progress:
+    with Genome(args.fasta) as genome, bar(args, 0, "window", "scan", where) as progress:
         def update(done: int, total: int) -> None:
             progress.total = total
             progress.update(done - progress.n)
 
         result = scan_region(loaded, genome, args.region, target=args.target, window=args.window, step=args.step,
-                             batch_size=args.batch_size, progress=update)
+                             batch_size=args.batch_size, progress=update, where=where)
+    if not where.main:
+        return EXIT_OK
     write_bedgraph(result, args.output)
     n_scored = int(result.scored.sum())
     say(f"wrote {args.output}: {n_scored} of {len(result.probs)} windows scored toward '{result.target}'")
