@@ -110,7 +110,7 @@ def show_motif(report, index: int, key: str) -> None:
     left, right = st.columns([3, 2])
     if matches:
         best = matches[0]
-        logo = aligned_logos(motif.pfm, best, jaspar_matrix(best.target_id))
+        logo = aligned_logos(motif.pfm, best, jaspar_matrix(best.target_id), title=f"{motif.name} {motif.consensus}")
         left.caption(f"{motif.name} (top) aligned to its best JASPAR match {best.target_id} {best.target_name} "
                      f"(bottom), p = {best.p:.2g}, strand {best.strand}")
     else:
