@@ -163,3 +163,14 @@ def test_variants_needs_one_kind_of_input(tiny_model_dir, reference, tmp_path):
     with pytest.raises(SystemExit) as stop:
         main(["variants", "-m", str(tiny_model_dir), "--vcf", "x.vcf", "-o", str(tmp_path / "o.tsv")])
     assert stop.value.code == 2
+
+
+def test_variants_with_attributions(tiny_model_dir, reference, tmp_path):
+    path = vcf(tmp_path, [f"chr5\t{p}\tv{p}\t{CHR[p - 1]}\t{'A' if CHR[p - 1] != 'A' else 'C'}\t.\t.\t."
+                          for p in (60, 120, 121)])
+    out = tmp_path / "ig.tsv"
+    assert main(["variants", "-m", str(tiny_model_dir), "--vcf", str(path), "--fasta", str(reference), "-o",
+                 str(out), "--flank", "20", "--ig", "--ig-steps", "4", "--quiet", "--sort", "effect"]) == 0
+    rows = read_tsv(out)
+    assert list(rows[0])[-3:] == ["attribution", "attribution_rank", "ref_check"] and len(rows) == 3
+    assert all(1 <= int(r["attribution_rank"]) <= 41 for r in rows)

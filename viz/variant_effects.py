@@ -68,17 +68,36 @@ def pairs_from_mutations(records: Mapping[str, SequenceRecord], variants: Iterab
                          edit=v, key=record.id, columns=columns)
 
 
-def variant_attention(landscape: Landscape, edit: Variant) -> tuple[float, int]:
-    """The ref landscape's largest score over the edited bases (an insertion: the two bases beside it) and its rank
-    among the window's bases (1 = highest; ties share the better rank); NaN and 0 when nothing there is scored."""
-    scores = landscape.scores
+def variant_attention(landscape: Landscape, edit: Variant, absolute: bool = False) -> tuple[float, int]:
+    """The track's largest score over the edited bases (an insertion: the two bases beside it) and its rank among
+    the window's bases (1 = highest; ties share the better rank); NaN and 0 when nothing there is scored. With
+    ``absolute`` (attributions, signed) the value of largest magnitude, ranked by magnitude."""
+    scores = np.abs(landscape.scores) if absolute else landscape.scores
     first = max(edit.start - 1, 0) if edit.start == edit.end else edit.start
     last = min(max(edit.end, edit.start + 1), len(scores))
     values = scores[first:last]
     if not np.isfinite(values).any():
         return float("nan"), 0
-    value = float(np.nanmax(values))
-    return value, int(np.sum(scores[np.isfinite(scores)] > value)) + 1
+    at = first + int(np.nanargmax(values))
+    rank = int(np.sum(scores[np.isfinite(scores)] > scores[at])) + 1
+    return float(landscape.scores[at]), rank
+
+
+def with_attributions(loaded: LoadedModel, effects: Sequence[VariantEffect], target: int,
+                      n_steps: int = 50) -> list[dict[str, object]]:
+    """For each effect, the integrated-gradients attribution of its ref sequence toward class ``target`` at the
+    variant (``variant_attention`` with ``absolute``) and its rank by magnitude: columns attribution,
+    attribution_rank. Each distinct ref is attributed once."""
+    from viz.attribution import integrated_gradients
+
+    refs = list({e.pair.key: e.pair.ref for e in effects}.items())
+    tracks = dict(zip((key for key, _ in refs), integrated_gradients(loaded, [r for _, r in refs], target=target,
+                                                                    n_steps=n_steps)))
+    out = []
+    for e in effects:
+        value, rank = variant_attention(tracks[e.pair.key], e.pair.edit, absolute=True)
+        out.append({"attribution": value, "attribution_rank": rank})
+    return out
 
 
 def _scored(loaded: LoadedModel, records: list[SequenceRecord], batch_size: int) -> list[tuple[Prediction, Landscape]]:
@@ -155,11 +174,15 @@ def effect_row(effect: VariantEffect, labels: Sequence[str], target: int) -> dic
 
 def effects_table(effects: Iterable[VariantEffect], labels: Sequence[str], target: int, sort: str = "input",
                   min_abs_delta: float = 0.0) -> pd.DataFrame:
-    """The rows of ``effect_row`` as a DataFrame, filtered to |delta_p| >= ``min_abs_delta`` and sorted: "input"
-    order, "effect" (largest |delta_p| first), "delta_p" (most negative first) or "log2_or" (largest first)."""
+    """The rows of ``effect_row`` as a DataFrame, filtered and sorted by ``sort_effects``."""
+    return sort_effects(pd.DataFrame([effect_row(e, labels, target) for e in effects]), sort, min_abs_delta)
+
+
+def sort_effects(table: pd.DataFrame, sort: str = "input", min_abs_delta: float = 0.0) -> pd.DataFrame:
+    """Rows with |delta_p| >= ``min_abs_delta``, in "input" order, by "effect" (largest |delta_p| first),
+    "delta_p" (most negative first) or "log2_or" (largest first); stable."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}; choose one of {SORTS}")
-    table = pd.DataFrame([effect_row(e, labels, target) for e in effects])
     if table.empty:
         return table
     table = table[table["delta_p"].abs() >= min_abs_delta]

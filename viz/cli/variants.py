@@ -71,6 +71,9 @@ def _register_variants(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--sort", choices=SORTS, default="input",
                    help="row order: input, effect (largest |delta_p| first), delta_p (most negative first), log2_or")
     p.add_argument("--min-abs-delta", type=float, default=0.0, help="keep rows with |delta_p| at least this")
+    p.add_argument("--ig", action="store_true",
+                   help="also the ref's integrated-gradients attribution at the variant and its rank by magnitude")
+    p.add_argument("--ig-steps", type=positive_int, default=50, help="integration steps of --ig")
     p.set_defaults(handler=run_variants)
 
 
@@ -162,7 +165,9 @@ def variant_pairs(args: argparse.Namespace, loaded, where: Dist) -> tuple[list, 
 
 
 def run_variants(args: argparse.Namespace) -> int:
-    from viz.variant_effects import CLIP_NOTE, effects_table, score_pairs
+    import pandas as pd
+
+    from viz.variant_effects import CLIP_NOTE, effects_table, score_pairs, sort_effects
     from viz.vcf import RefMismatch
 
     where = ranks(args)
@@ -185,7 +190,13 @@ def run_variants(args: argparse.Namespace) -> int:
             progress.update()
     if not where.main:
         return EXIT_OK
-    table = effects_table(effects, loaded.labels, target, sort=args.sort, min_abs_delta=args.min_abs_delta)
+    table = effects_table(effects, loaded.labels, target, sort="input")
+    if args.ig:
+        from viz.variant_effects import with_attributions
+
+        extra = pd.DataFrame(with_attributions(loaded, effects, target, n_steps=args.ig_steps))
+        table = pd.concat([table.drop(columns="ref_check"), extra, table[["ref_check"]]], axis=1)
+    table = sort_effects(table, args.sort, args.min_abs_delta)
     rows = table.to_dict("records") + [mismatch_row(e) for e in mismatches]
     columns = list(table.columns) if len(table.columns) else list(mismatch_row(mismatches[0]))
     with atomic_output(args.output) as out:
