@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import (current_model, download_figure, download_table, get_model, guarded, progress_callback,
+from app_pages.common import (page_model, download_figure, download_table, guarded, progress_callback,
                               result_cache)
 from viz.catalog import EXAMPLES, list_genomes
 from viz.explain import errors_table
@@ -123,18 +123,7 @@ def show_variant(entry, loaded, result: dict, index: int) -> None:
             download_figure(heatmap, "ism_heatmap", "allele-ism-fig")
 
 
-entry = current_model()
-st.title("Compare alleles")
-if entry is None:
-    st.error("No model is available; see the Models page.")
-    st.stop()
-loaded = guarded(f"Loading {entry.name}", lambda: get_model(str(entry.path)))
-if loaded is None:
-    st.stop()
-if not loaded.labels:
-    st.info("This model is an encoder without a classification head: allele effects need class probabilities. "
-            "Pick a classifier in the sidebar.")
-    st.stop()
+entry, loaded = page_model("Compare alleles", needs_classifier="allele effects")
 labels = list(loaded.labels)
 if "allele_sequence" in st.session_state:  # "Mutate this sequence" on Predict & explain
     st.session_state["allele_mode"] = "edit"

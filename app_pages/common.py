@@ -143,6 +143,24 @@ def guarded(what: str, call: Callable[[], T]) -> T | None:
     return None
 
 
+def page_model(title: str, needs_classifier: str | None = None) -> tuple[ModelEntry, LoadedModel]:
+    """A page's title and the model picked in the sidebar, loaded; the page stops with a short message when there is
+    none, it fails to load, or (with ``needs_classifier``: what the page computes) it has no classification head."""
+    entry = current_model()
+    st.title(title)
+    if entry is None:
+        st.error("No model is available; see the Models page.")
+        st.stop()
+    loaded = guarded(f"Loading {entry.name}", lambda: get_model(str(entry.path)))
+    if loaded is None:
+        st.stop()
+    if needs_classifier and not loaded.labels:
+        st.info(f"This model is an encoder without a classification head: {needs_classifier} need class "
+                "probabilities. Pick a classifier in the sidebar.")
+        st.stop()
+    return entry, loaded
+
+
 def current_model() -> ModelEntry | None:
     """The entry picked in the sidebar (the picker runs in app.py before every page)."""
     entries = list_models()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import (current_model, download_figure, download_table, get_model, guarded, progress_callback,
+from app_pages.common import (page_model, download_figure, download_table, guarded, progress_callback,
                               result_cache)
 from viz.catalog import list_genomes
 from viz.result_cache import request_key
@@ -39,18 +39,7 @@ def scan_request(loaded, source: str, genome: str, region: str, text: str, setti
     return scan(loaded, record, progress=progress, **settings)
 
 
-entry = current_model()
-st.title("Genome scan")
-if entry is None:
-    st.error("No model is available; see the Models page.")
-    st.stop()
-loaded = guarded(f"Loading {entry.name}", lambda: get_model(str(entry.path)))
-if loaded is None:
-    st.stop()
-if not loaded.labels:
-    st.info("This model is an encoder without a classification head: a scan needs class probabilities. Pick a "
-            "classifier in the sidebar.")
-    st.stop()
+entry, loaded = page_model("Genome scan", needs_classifier="scans")
 labels = list(loaded.labels)
 source = st.radio("Scan", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="scan_source")
 genome, region, text = "", "", ""
