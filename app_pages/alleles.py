@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import (page_model, download_figure, download_table, guarded, progress_callback,
+from app_pages.common import (page_model, download_figure, download_table, guarded, logo_region, progress_callback,
                               result_cache)
 from viz.catalog import EXAMPLES, list_genomes
 from viz.explain import errors_table
@@ -99,7 +99,8 @@ def inputs(loaded):
 def show_variant(entry, loaded, result: dict, index: int) -> None:
     from viz.ism import saturation_mutagenesis
     from viz.variant_effects import edit_frame
-    from viz.variant_figures import allele_tracks, ism_heatmap
+    from viz.ism import ism_importance
+    from viz.variant_figures import allele_tracks, ism_heatmap, ism_logo
 
     effect = result["effects"][index]
     pair = effect.pair
@@ -121,6 +122,10 @@ def show_variant(entry, loaded, result: dict, index: int) -> None:
             heatmap = ism_heatmap(ism)
             st.plotly_chart(heatmap, width="stretch", key="allele-ism")
             download_figure(heatmap, "ism_heatmap", "allele-ism-fig")
+            start, end = logo_region(ism_importance(ism), "allele-ism-logo", "the most important base")
+            logo = ism_logo(ism, start, end)
+            st.pyplot(logo)
+            download_figure(logo, "ism_logo", "allele-ism-logo-fig")
 
 
 entry, loaded = page_model("Compare alleles", needs_classifier="allele effects")

@@ -16,6 +16,7 @@ from viz.catalog import ModelEntry, list_models
 from viz.result_cache import ResultCache
 
 if TYPE_CHECKING:  # pandas and torch load lazily: the first page draws without them
+    import numpy as np
     import pandas as pd
 
     from dnabert_core.model import LoadedModel
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # pandas and torch load lazily: the first page draws without 
 MAX_SEQUENCES = 500  # records per run in the app; the command line has no limit
 MAX_BASES = 1_000_000  # bases per run: one to two minutes of the shipped models on one core
 MAX_TEXT_BYTES = 64 * 2**20  # text after gunzip: bounds a gzip bomb (the upload itself is capped by maxUploadSize)
+LOGO_MAX = 200  # bases one logo shows at most: wider ones are unreadable
 MAX_UPLOAD_MB = 16  # keep equal to server.maxUploadSize in .streamlit/config.toml (tests check)
 DEFAULT_MODEL = "promoter-300"
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
@@ -186,6 +188,20 @@ def download_table(table: pd.DataFrame, stem: str, key: str) -> None:
                          key=f"{key}-csv", on_click="ignore")
     right.download_button("Download TSV", table.to_csv(index=False, sep="\t"), file_name=f"{stem}.tsv",
                           mime="text/tab-separated-values", key=f"{key}-tsv", on_click="ignore")
+
+
+def logo_region(scores: np.ndarray, key: str, peak: str) -> tuple[int, int]:
+    """A slider for the bases a logo shows (0-based, half-open, at most ``LOGO_MAX`` bp), by default
+    ``viz.figures.logo_window`` of ``scores`` (shape (L,)); ``peak`` names what the default centres on."""
+    from viz.figures import logo_window
+
+    start, end = logo_window(scores)
+    first, last = st.slider("Logo region (bp, 1-based)", 1, len(scores), (start + 1, end), key=key,
+                            help=f"Default: 60 bp around {peak}; at most {LOGO_MAX} bp at a time")
+    if last - first + 1 > LOGO_MAX:
+        st.caption(f"Showing the first {LOGO_MAX} bp of the chosen region.")
+        last = first + LOGO_MAX - 1
+    return first - 1, last
 
 
 def progress_callback(bar, text: str) -> Callable[[int, int], None]:

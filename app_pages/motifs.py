@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import (MAX_BASES, MAX_SEQUENCES, MAX_UPLOAD_MB, current_model, download_table, get_model,
-                              guarded, input_fingerprint, progress_callback, read_input, result_cache)
+from app_pages.common import (MAX_BASES, MAX_SEQUENCES, MAX_UPLOAD_MB, download_table, guarded, input_fingerprint,
+                              page_model, progress_callback, read_input, result_cache)
 from viz.explain import errors_table
 from viz.motif_search import display_table, report_motifs_table
 from viz.result_cache import request_key
@@ -164,18 +164,11 @@ def show_downloads(report, key: str) -> None:
                                mime="application/zip", key="dl-zip", on_click="ignore")
 
 
-entry = current_model()
-st.title("Motifs")
+entry, loaded = page_model("Motifs")
 st.markdown("Find the motifs the model relies on: runs of high attention (or attribution) in the positives, enriched "
             "against negatives (hypergeometric test, Benjamini-Hochberg), merged, re-centred, drawn as logos and "
             "named against JASPAR CORE vertebrates. Without negatives, dinucleotide-shuffled controls of the "
             "positives are used, as MEME and HOMER do.")
-if entry is None:
-    st.error("No model is available; see the Models page.")
-    st.stop()
-loaded = guarded(f"Loading {entry.name}", lambda: get_model(str(entry.path)))
-if loaded is None:
-    st.stop()
 warm = naming_warm_up()
 if warm.is_alive():
     st.caption("Tomtom (motif naming) is compiling in the background, about 40 s once per server; a search started "

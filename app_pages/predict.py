@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import (MAX_BASES, MAX_SEQUENCES, MAX_TEXT_BYTES, MAX_UPLOAD_MB, current_model, download_figure,
-                              download_table, get_model, guarded, input_fingerprint, progress_callback, read_input,
+from app_pages.common import (MAX_BASES, MAX_SEQUENCES, MAX_TEXT_BYTES, MAX_UPLOAD_MB, download_figure, download_table,
+                              guarded, input_fingerprint, logo_region, page_model, progress_callback, read_input,
                               result_cache)
 from viz.attribution import integrated_gradients
 from viz.explain import (LandscapeSettings, analyse, attention_detail, errors_table, labelled_tracks_table,
                          predictions_table, tracks_table)
 from viz.figures import (attention_map, attribution_logo, head_plot, landscape_heatmap, landscape_track,
-                         logo_window, token_window)
+                         token_window)
 from viz.result_cache import request_key
 
 SOURCES = {"paste": "Paste sequences", "upload": "Upload a file"}
@@ -110,14 +110,8 @@ def show_one_sequence(entry, loaded, result: dict, labels: list[str]):
 
 def show_logo(attribution, landscape, key: str, index: int) -> None:
     st.caption(f"Attribution: {attribution.source}; largest convergence delta {attribution.delta:.2g}.")
-    n = len(attribution.sequence)
-    start, end = logo_window(landscape.scores)
-    first, last = st.slider("Logo region (bp, 1-based)", 1, n, (start + 1, end), key=f"logo-{key}-{index}",
-                            help="Default: 60 bp around the landscape's peak; at most 200 bp at a time")
-    if last - first + 1 > 200:
-        st.caption("Showing the first 200 bp of the chosen region.")
-        last = first + 199
-    logo = attribution_logo(attribution, first - 1, last)
+    start, end = logo_region(landscape.scores, f"logo-{key}-{index}", "the landscape's peak")
+    logo = attribution_logo(attribution, start, end)
     st.pyplot(logo)
     download_figure(logo, f"attribution_logo_{attribution.record_id}", "logo")
 
@@ -156,14 +150,7 @@ def show_attention_maps(entry, loaded, record, result_key: str) -> None:
     download_figure(heads_figure, "head_plots", "heads")
 
 
-entry = current_model()
-st.title("Predict & explain")
-if entry is None:
-    st.error("No model is available; see the Models page.")
-    st.stop()
-loaded = guarded(f"Loading {entry.name}", lambda: get_model(str(entry.path)))
-if loaded is None:
-    st.stop()
+entry, loaded = page_model("Predict & explain")
 config = loaded.model.config
 labels = list(loaded.labels)
 

@@ -52,6 +52,10 @@ def test_a_sequence_and_an_edit(models_dir):
     at.toggle(key="allele_ism").set_value(True)
     at.run()
     assert not at.exception and len(at.get("plotly_chart")) == 2  # and the ISM heatmap
+    assert at.slider(key="allele-ism-logo").value == (1, 50)  # the logo: the whole 50 bp (shorter than 60)
+    at.slider(key="allele-ism-logo").set_value((5, 20))
+    at.run()
+    assert not at.exception and at.slider(key="allele-ism-logo").value == (5, 20)
 
 
 def test_two_sequences_with_an_insertion(models_dir):

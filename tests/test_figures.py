@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -109,7 +110,9 @@ def test_exports(tmp_path, chromium):
     assert "0.9" in html
     assert figure_bytes(figure, "png")[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in figure_bytes(figure, "svg")[:200]
+    open_figures = plt.get_fignums()
     logo = attribution_logo(landscape)
+    assert plt.get_fignums() == open_figures  # made without pyplot: the app's reruns leave nothing behind
     assert save_figure(logo, tmp_path / "logo.png").read_bytes()[:4] == b"\x89PNG"
     svg = save_figure(logo, tmp_path / "logo.svg").read_text()
     assert "s&lt;1&gt;" in svg  # user text is escaped in the SVG

@@ -1,7 +1,6 @@
 """Variant, ISM and scan figures carry the values computed by hand from tiny tracks (read back from the figures)."""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -141,7 +140,6 @@ def test_ism_title_escapes_the_record_id_and_logo_draws_importance():
     axis = figure.axes[0]
     assert axis.get_ylabel() == "ISM importance" and axis.get_title().startswith("<b>x</b>: ISM importance")
     assert axis.get_xlim()[0] < 2 < 3 < axis.get_xlim()[1]  # the logo's positions are 1-based: bases 2 and 3
-    plt.close(figure)
 
 
 def scan_result(record_id: str = "r1", chrom: str = "chr1") -> ScanResult:

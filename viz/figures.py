@@ -16,7 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import logomaker  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
@@ -216,19 +216,19 @@ def logo_window(scores: np.ndarray, width: int = LOGO_WIDTH) -> tuple[int, int]:
     return start, start + width
 
 
-def attribution_logo(landscape: Landscape, start: int = 0, end: int | None = None) -> plt.Figure:
+def attribution_logo(landscape: Landscape, start: int = 0, end: int | None = None) -> Figure:
     """Letters scaled by attribution (positive up, negative down) over bases ``start``..``end`` (0-based,
     half-open), drawn by logomaker."""
     matrix = logo_matrix(landscape).iloc[start:end]
     if matrix.empty:
         raise DnabertError(f"empty logo range {start}..{end} of a {len(landscape.sequence)} bp sequence")
-    figure, axis = plt.subplots(figsize=(min(2 + 0.12 * len(matrix), 40), 2.5))
+    figure = Figure(figsize=(min(2 + 0.12 * len(matrix), 40), 2.5), layout="tight")  # no pyplot: nothing to close
+    axis = figure.add_subplot()
     logomaker.Logo(matrix, ax=axis, color_scheme=BASE_COLOURS, flip_below=False)
     axis.axhline(0, color="black", linewidth=0.5)
     axis.set_xlabel("position (bp)")
     axis.set_ylabel("attribution")
     axis.set_title(f"{landscape.record_id}: {landscape.source}", fontsize=9)
-    figure.tight_layout()
     return figure
 
 
@@ -237,11 +237,11 @@ def _configure_kaleido() -> None:
         os.environ["BROWSER_PATH"] = CHROMIUM
 
 
-def figure_bytes(figure: go.Figure | plt.Figure, fmt: str) -> bytes:
+def figure_bytes(figure: go.Figure | Figure, fmt: str) -> bytes:
     """The figure as PNG, SVG or standalone HTML (plotly.js inlined; a matplotlib figure is embedded as SVG)."""
     if fmt not in FORMATS:
         raise DnabertError(f"unknown figure format {fmt!r}; choose one of {FORMATS}")
-    if isinstance(figure, plt.Figure):
+    if isinstance(figure, Figure):
         if fmt == "html":
             svg = figure_bytes(figure, "svg").decode("utf-8")
             return f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{svg}</body></html>".encode()
@@ -260,7 +260,7 @@ def figure_bytes(figure: go.Figure | plt.Figure, fmt: str) -> bytes:
         ) from error
 
 
-def save_figure(figure: go.Figure | plt.Figure, path: str | Path) -> Path:
+def save_figure(figure: go.Figure | Figure, path: str | Path) -> Path:
     """Write the figure in the format of ``path``'s suffix (.png, .svg, .html)."""
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()

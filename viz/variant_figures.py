@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -166,7 +166,7 @@ def ism_heatmap(result: IsmResult, start: int = 0, end: int | None = None) -> go
     return figure
 
 
-def ism_logo(result: IsmResult, start: int = 0, end: int | None = None) -> plt.Figure:
+def ism_logo(result: IsmResult, start: int = 0, end: int | None = None) -> Figure:
     """The reference's letters scaled by ISM importance (positive up, negative down) over bases ``start``..``end``
     (0-based, half-open): ``viz.figures.attribution_logo`` of the importance track, relabelled."""
     start, end = _ism_window(result, start, end)
