@@ -79,6 +79,12 @@ def add_window_options(parser: argparse.ArgumentParser) -> None:
                         help="step between windows in bp, at most the window (default: half a window)")
 
 
+def add_target_option(parser: argparse.ArgumentParser,
+                      what: str = "class scored (name or 0-based index; default: the positive class of a two-class "
+                                  "model)") -> None:
+    parser.add_argument("--target", default=None, help=what)
+
+
 def add_output_option(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("-o", "--output", required=True, help=f"output TSV ({what}); - for stdout")
 

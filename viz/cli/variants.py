@@ -19,6 +19,7 @@ from viz.cli.common import (
     add_input_options,
     add_model_options,
     add_output_option,
+    add_target_option,
     atomic_output,
     fmt_float,
     load,
@@ -67,7 +68,7 @@ def _register_variants(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--mutations", default=None, help="the original's mutation file: index start end allele")
     add_output_option(p, VARIANT_COLUMNS)
     p.add_argument("--flank", type=int, default=None, help="reference bases each side of the variant (--vcf)")
-    p.add_argument("--target", default=None, help="class scored (default: the positive class of a two-class model)")
+    add_target_option(p)
     p.add_argument("--sort", choices=SORTS, default="input",
                    help="row order: input, effect (largest |delta_p| first), delta_p (most negative first), log2_or")
     p.add_argument("--min-abs-delta", type=float, default=0.0, help="keep rows with |delta_p| at least this")
@@ -91,7 +92,7 @@ def _register_ism(commands: argparse._SubParsersAction) -> None:
     add_model_options(p)
     add_input_options(p, inputs=True)
     add_output_option(p, "id, position (1-based), ref, alt, p_alt, delta")
-    p.add_argument("--target", default=None, help="class scored (default: the positive class of a two-class model)")
+    add_target_option(p)
     p.add_argument("--ig", action="store_true", help="report each record's ISM/IG correlation on stderr")
     p.set_defaults(handler=run_ism)
 
@@ -115,7 +116,7 @@ def _register_scan(commands: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output bedGraph")
     p.add_argument("--window", type=positive_int, default=None, help="window in bp (default: the model's)")
     p.add_argument("--step", type=positive_int, default=None, help="step in bp (default: half a window)")
-    p.add_argument("--target", default=None, help="class scored (default: the positive class of a two-class model)")
+    add_target_option(p)
     p.add_argument("--peaks", default=None, help="also write peaks as BED")
     p.add_argument("--threshold", type=float, default=0.5, help="peak threshold on the window probability")
     p.add_argument("--merge-gap", type=int, default=0, help="merge peaks at most this many bp apart")
