@@ -25,7 +25,7 @@ from dnabert_core.mlm_baselines import flank_baseline, unigram_baseline
 from dnabert_core.model import TRAINING_LENGTH_KEY, build_config, load_model, save_model
 from dnabert_core.predict import predict
 from dnabert_core.records import SequenceRecord
-from dnabert_core.tokenizer import KmerTokenizer
+from dnabert_core.tokenizer import KmerTokenizer, reverse_complement
 from dnabert_core.pretraining import masked_lm_metrics, pretrain
 from dnabert_core.train import Run, TrainConfig, finetune, init_distributed, seed_everything
 
@@ -175,6 +175,11 @@ def class_labels(records: list[SequenceRecord]) -> list[str]:
         return sorted(labels)
 
 
+def with_reverse_complements(records: list[SequenceRecord]) -> list[SequenceRecord]:
+    """The records followed by their reverse complements (ids suffixed ``:rc``, labels kept)."""
+    return records + [replace(r, id=f"{r.id}:rc", sequence=reverse_complement(r.sequence)) for r in records]
+
+
 def finetune_records(
     model_path: str | Path,
     train: list[SequenceRecord],
@@ -190,10 +195,17 @@ def finetune_records(
     on_log=None,
     command: str = "",
     data_note: str = "",
+    reverse_complements: bool = False,
 ) -> dict:
     """Fine-tune a classifier with dev early stopping, evaluate once on ``test`` and on each ``heldout`` set
     (name -> records) beside the k-mer logistic regression and the CNN peer (``cnn_seconds`` of training; 0: none),
-    and write the model folder with ``metrics.json`` and its card. Returns the metrics written."""
+    and write the model folder with ``metrics.json`` and its card. Returns the metrics written.
+
+    ``reverse_complements`` adds each training record's reverse complement to the training set (for tasks whose
+    label does not depend on the strand, e.g. a TF binding site); the peers train on the same doubled set, and dev
+    and held-out sets stay as given."""
+    if reverse_complements:
+        train = with_reverse_complements(train)
     raw_labels = class_labels(train)
     names = class_names or raw_labels
     if len(names) != len(raw_labels):
@@ -230,6 +242,7 @@ def finetune_records(
         return {}
     run.model.eval()
     result: dict = {"labels": names, "n_train": len(train), "n_dev": len(dev), "n_test": len(test),
+                    "reverse_complements": reverse_complements,
                     "dev_best": best_dev, "wall_time_s": round(wall, 1), "hardware": hardware()}
     peers = None
     if any(sets.values()):
@@ -278,12 +291,14 @@ def _finetune_card(
         table += ("\n\nThe peers are trained and tested on exactly the same split, their choices made on the dev "
                   f"set. {peers.description}")
     n_train, n_dev, n_test = result["n_train"], result["n_dev"], result["n_test"]
+    doubled = (f" ({n_train // 2:,} and their reverse complements; the peers train on the same set)"
+               if result.get("reverse_complements") else "")
     return render_card(
         f"{output.name}: DNABERT-style classifier (k={k})",
         {
             "Task": f"Sequence classification into {len(names)} classes: {', '.join(names)}. "
             f"Started from `{Path(str(model_path)).name}`.",
-            "Data": (data_note or "") + f"\n\nTraining {n_train:,}, dev {n_dev:,} (early stopping), test "
+            "Data": (data_note or "") + f"\n\nTraining {n_train:,}{doubled}, dev {n_dev:,} (early stopping), test "
             f"{n_test:,} sequences (evaluated once, after training).",
             "Held-out test metrics": table,
             "Training": f"{run.step} steps (best dev {best_dev.get('mcc', float('nan')):.4f} MCC at step "

@@ -115,6 +115,26 @@ def test_finetune_records_the_training_length_and_predict_uses_it(tiny_model_dir
     assert "warning: 1 of 2 inputs are scored on 12-12 bp windows, but ft was trained on 30 bp inputs" in err
 
 
+def test_finetune_adds_reverse_complements_to_training_only(tiny_model_dir, tmp_path):
+    from dnabert_core.recipes import with_reverse_complements
+    from dnabert_core.records import SequenceRecord
+
+    doubled = with_reverse_complements([SequenceRecord("a", "AACGT", "1"), SequenceRecord("b", "GGGTA", "0")])
+    assert [(r.id, r.sequence, r.label) for r in doubled] == [
+        ("a", "AACGT", "1"), ("b", "GGGTA", "0"), ("a:rc", "ACGTT", "1"), ("b:rc", "TACCC", "0")]
+    rng = np.random.default_rng(3)
+    for name, n in (("train", 40), ("dev", 10), ("test", 12)):
+        write_labelled(tmp_path / f"{name}.csv", n, 30, rng)
+    out = tmp_path / "ft"
+    assert main(["finetune", "-m", str(tiny_model_dir), "--train", str(tmp_path / "train.csv"), "--dev",
+                 str(tmp_path / "dev.csv"), "--test", str(tmp_path / "test.csv"), "-o", str(out), "--steps", "2",
+                 "--eval-every", "2", "--cnn-minutes", "0", "--add-reverse-complements", "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["n_train"], metrics["n_dev"], metrics["n_test"]) == (80, 10, 12)
+    assert "Training 80 (40 and their reverse complements; the peers train on the same set)" in \
+        (out / "README.md").read_text()
+
+
 def test_finetune_refuses_a_single_class(tiny_model_dir, tmp_path, capsys):
     (tmp_path / "one.csv").write_text("sequence,label\n" + "".join(f"{'ACGT' * 8},1\n" for _ in range(10)))
     code = main(["finetune", "-m", str(tiny_model_dir), "--train", str(tmp_path / "one.csv"), "-o",

@@ -209,6 +209,9 @@ def register_finetune(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--class-names", type=lambda text: text.split(","), default=None,
                    help="comma-separated names for the sorted label values, e.g. non_promoter,promoter")
     p.add_argument("--data-note", default=None, help="text for the card's Data section (source, licence, split)")
+    p.add_argument("--add-reverse-complements", action="store_true",
+                   help="train on each training sequence and its reverse complement (for strand-free labels such as "
+                        "TF binding; not promoters or splice sites); the CNN and k-mer peers get the same set")
     p.add_argument("--dev-fraction", type=float, default=0.1, help="dev share of the training set without --dev")
     p.add_argument("--epochs", type=positive_int, default=3, help="passes over the training set (unless --steps)")
     p.add_argument("--steps", type=positive_int, default=None, help="optimiser steps (overrides --epochs)")
@@ -260,6 +263,7 @@ def run_finetune(args: argparse.Namespace) -> int:
             args.model, train, dev, test, output, config, heldout=heldout, cnn_seconds=args.cnn_minutes * 60,
             class_names=args.class_names, patience=args.patience,
             on_log=on_log, command=command_line(), data_note=args.data_note or "",
+            reverse_complements=args.add_reverse_complements,
         )
     finally:
         bar.close()
