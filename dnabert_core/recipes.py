@@ -146,7 +146,9 @@ def pretrain_genome(
             f"decay {config.weight_decay}), peak lr {config.lr}, {config.warmup_steps} warm-up steps then linear "
             f"decay, mask probability {config.mask_probability}"
             f"{', each piece at a random offset of the positions' if config.position_offsets else ''}, dropout "
-            f"{run.model.config.hidden_dropout_prob}, seed "
+            f"{run.model.config.hidden_dropout_prob}, "
+            + (f"random crops of up to {config.random_crop} bases from the ends of each training input, "
+               if config.random_crop else "") + "seed "
             f"{config.seed}. Wall time of this invocation "
             f"{(time.perf_counter() - started) / 60:.1f} min on {hardware()}.\n\n"
             f"Command: `{command}`",
@@ -304,7 +306,9 @@ def _finetune_card(
             "Training": f"{run.step} steps (best dev {best_dev.get('mcc', float('nan')):.4f} MCC at step "
             f"{best_dev.get('step')}), global batch {config.batch_size}, AdamW (0.9, 0.98, eps 1e-6, weight decay "
             f"{config.weight_decay}), peak lr {config.lr}, {config.warmup_steps} warm-up steps, linear decay, dropout "
-            f"{run.model.config.hidden_dropout_prob}, seed "
+            f"{run.model.config.hidden_dropout_prob}, "
+            + (f"random crops of up to {config.random_crop} bases from the ends of each training input, "
+               if config.random_crop else "") + "seed "
             f"{config.seed}. Wall time {wall / 60:.1f} min on {hardware()}.\n\nCommand: `{command}`",
             "Limitations": "A small model trained on one data set; its probabilities are calibrated to that set's "
             "class balance. Check its behaviour on your own data before you rely on it."

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 LogFn = Callable[[dict], None]
 CHECKPOINT = "checkpoint"
 BEST = "best"
+CROP_STREAM = 7  # the random stream of crop_rows, apart from the data order's
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class TrainConfig:
     mask_probability: float = 0.025
     position_offsets: bool = False  # masked-LM: each piece at a random offset of the model's positions
     dropout: float | None = None  # None keeps the model's own dropout; 0 trains about 2x faster on CPU
+    random_crop: int = 0  # fine-tuning: each training input loses up to this many bases from its ends (crop_rows)
 
     def to_json(self) -> dict:
         return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(self).items()}
@@ -124,6 +126,19 @@ def pad_ids(rows: Sequence[np.ndarray]) -> torch.Tensor:
     for index, row in enumerate(rows):
         out[index, : row.size] = row
     return torch.from_numpy(out)
+
+
+def crop_rows(rows: Sequence[np.ndarray], max_crop: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Random crops of ``[CLS] k-mers [SEP]`` id rows: c ~ U{0..max_crop} bases cut in all (fewer where a row would
+    keep no k-mer), a ~ U{0..c} of them from the start. A base less at an end is one k-mer less, so each result is
+    the ids of the cropped sequence; its content sits at other positions than in the full input."""
+    out = []
+    for row in rows:
+        n = row.size - 2
+        cut = int(rng.integers(0, min(max_crop, n - 1) + 1))
+        left = int(rng.integers(0, cut + 1))
+        out.append(np.concatenate((row[:1], row[1 + left : 1 + n - (cut - left)], row[-1:])))
+    return out
 
 
 def rank_slices(n_rows: int, dist_info: Dist, grad_accum: int) -> list[slice]:
@@ -355,7 +370,10 @@ def finetune(
     run.model.train()
     while run.step < config.steps and stale < patience:
         indices = batch_indices(run.step, config.batch_size, len(train), config.seed)
-        ids = pad_ids([encoded[i] for i in indices])
+        rows = [encoded[i] for i in indices]
+        if config.random_crop:  # seeded by the step: a resumed run crops as the uninterrupted one did
+            rows = crop_rows(rows, config.random_crop, np.random.default_rng([config.seed, run.step, CROP_STREAM]))
+        ids = pad_ids(rows)
         targets = labels_all[indices]
         loss_value = 0.0
         slices = rank_slices(len(indices), dist_info, config.grad_accum)

@@ -115,7 +115,7 @@ def test_finetune_records_the_training_length_and_predict_uses_it(tiny_model_dir
     assert "warning: 1 of 2 inputs are scored on 12-12 bp windows, but ft was trained on 30 bp inputs" in err
 
 
-def test_finetune_adds_reverse_complements_to_training_only(tiny_model_dir, tmp_path):
+def test_finetune_adds_reverse_complements_to_training_only_and_crops(tiny_model_dir, tmp_path):
     from dnabert_core.recipes import with_reverse_complements
     from dnabert_core.records import SequenceRecord
 
@@ -128,11 +128,13 @@ def test_finetune_adds_reverse_complements_to_training_only(tiny_model_dir, tmp_
     out = tmp_path / "ft"
     assert main(["finetune", "-m", str(tiny_model_dir), "--train", str(tmp_path / "train.csv"), "--dev",
                  str(tmp_path / "dev.csv"), "--test", str(tmp_path / "test.csv"), "-o", str(out), "--steps", "2",
-                 "--eval-every", "2", "--cnn-minutes", "0", "--add-reverse-complements", "--quiet"]) == 0
+                 "--eval-every", "2", "--cnn-minutes", "0", "--add-reverse-complements", "--random-crop", "3",
+                 "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["n_train"], metrics["n_dev"], metrics["n_test"]) == (80, 10, 12)
-    assert "Training 80 (40 and their reverse complements; the peers train on the same set)" in \
-        (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "Training 80 (40 and their reverse complements; the peers train on the same set)" in card
+    assert "random crops of up to 3 bases from the ends of each training input" in card
 
 
 def test_finetune_refuses_a_single_class(tiny_model_dir, tmp_path, capsys):

@@ -261,3 +261,40 @@ def test_occurrence_mask_matches_a_naive_search():
     found = occurrence_mask(text.lower(), queries)
     assert expected[1000:1100].all() and expected[2500:2540].all()
     np.testing.assert_array_equal(found, expected)
+
+
+def test_random_crops_are_the_ids_of_cropped_sequences():
+    from dnabert_core.train import crop_rows
+
+    tokenizer = KmerTokenizer(3, 64)
+    rng = np.random.default_rng(4)
+    sequences = [random_dna(rng, n) for n in (40, 40, 12, 4)]
+    rows = [tokenizer.encode(s) for s in sequences]
+    seen = set()
+    for _ in range(30):
+        for sequence, cropped in zip(sequences, crop_rows(rows, 6, rng)):
+            cuts = [(a, b) for a in range(7) for b in range(7 - a) if len(sequence) - a - b >= 3
+                    and np.array_equal(tokenizer.encode(sequence[a : len(sequence) - b]), cropped)]
+            assert cuts, (sequence, cropped)  # some crop of at most 6 bases, keeping a k-mer, gives these ids
+            seen.add((len(sequence), min(cuts)[0] > 0, min(cuts)[1] > 0))
+    assert {(40, True, True), (40, False, False), (40, True, False), (40, False, True)} <= seen
+    again = crop_rows(rows, 6, np.random.default_rng([1, 2]))
+    assert all(np.array_equal(a, b) for a, b in zip(again, crop_rows(rows, 6, np.random.default_rng([1, 2]))))
+
+
+def test_finetuning_with_random_crops_is_reproducible_and_differs_from_none(tmp_path):
+    rng = np.random.default_rng(1)
+    train = [(random_dna(rng, 40), i % 2) for i in range(32)]
+    tokenizer = KmerTokenizer(3, 64)
+
+    def weights(name: str, crop: int) -> dict:
+        torch.manual_seed(0)
+        model = BertForSequenceClassification(build_config(3, max_tokens=64, **TINY))
+        config = TrainConfig(output=tmp_path / name, steps=3, batch_size=8, lr=1e-3, eval_every=100,
+                             save_every=100, random_crop=crop)
+        run, _ = finetune(model, tokenizer, train, train[:4], config, evaluate=lambda m: {"mcc": 0.0})
+        return run.model.state_dict()
+
+    first, second, uncropped = weights("a", 8), weights("b", 8), weights("c", 0)
+    assert all(torch.equal(first[key], second[key]) for key in first)
+    assert not all(torch.equal(first[key], uncropped[key]) for key in first)

@@ -44,6 +44,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
+    return value
+
+
 def fmt_float(value: float) -> str:
     """A number for a TSV cell: 6 significant digits, NA when it was not computed (NaN)."""
     return NA if np.isnan(value) else f"{value:.6g}"

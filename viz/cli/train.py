@@ -20,6 +20,7 @@ from viz.cli.common import (
     Formatter,
     RecordReader,
     add_input_options,
+    non_negative_int,
     positive_int,
     read_labelled,
     say,
@@ -212,6 +213,9 @@ def register_finetune(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--add-reverse-complements", action="store_true",
                    help="train on each training sequence and its reverse complement (for strand-free labels such as "
                         "TF binding; not promoters or splice sites); the CNN and k-mer peers get the same set")
+    p.add_argument("--random-crop", type=non_negative_int, default=0, metavar="BASES",
+                   help="cut up to BASES bases at random from the ends of each training input at each step, so that "
+                        "content does not sit at fixed positions (default 0: inputs as given)")
     p.add_argument("--dev-fraction", type=float, default=0.1, help="dev share of the training set without --dev")
     p.add_argument("--epochs", type=positive_int, default=3, help="passes over the training set (unless --steps)")
     p.add_argument("--steps", type=positive_int, default=None, help="optimiser steps (overrides --epochs)")
@@ -248,7 +252,7 @@ def run_finetune(args: argparse.Namespace) -> int:
         say(f"no --dev given: held out {n_dev} random training records for early stopping")
     steps = args.steps or max(1, args.epochs * len(train) // args.batch_size)
     output = Path(args.output)
-    config = train_config(args, output, steps, save_every=args.eval_every)
+    config = train_config(args, output, steps, save_every=args.eval_every, random_crop=args.random_crop)
     bar = step_bar(steps, "finetune", args.quiet)
 
     def on_log(record: dict) -> None:
