@@ -3,7 +3,8 @@
     python scripts/make_examples.py [--data data] [--shared ../shared/data]
 
 - promoters.fa: two TATA promoters, two non-TATA promoters and two negatives of the promoter-300 test split (fold 4).
-- ctcf.fa: three CTCF peaks and two shuffled peaks of the tfbs-ctcf test split (chr1, chr8).
+- ctcf.fa: three CTCF peaks and two background sequences of the tfbs-ctcf test split (chr1, chr8): a shuffled
+  peak and a genome window.
 - splice.fa: one acceptor, one donor and one non-site of the splice-400 test split.
 - region.fa: 3 kb of chr22 from the pre-training hold-out (22:21,500,001-21,503,000), longer than one window.
 - variants_region.fa + variants.vcf: the Compare alleles page's known reference and VCF: 3.3 kb of chr22 around ADA2
@@ -44,7 +45,7 @@ def main() -> None:
     (out / "promoters.fa").write_text(fasta(chosen))
     test = rows(args.data / "tfbs-ctcf/test.csv")
     chosen = ([(f"CTCF_peak_{r['id']}", r["sequence"]) for r in test if r["label"] == "1"][:3]
-              + [(f"shuffled_{r['id']}", r["sequence"]) for r in test if r["label"] == "0"][:2])
+              + [(f"background_{r['id']}", r["sequence"]) for r in test if r["label"] == "0"][:2])
     (out / "ctcf.fa").write_text(fasta(chosen))
     test = rows(args.data / "splice-400/test.csv")
     names = {"0": "acceptor", "1": "donor", "2": "neither"}

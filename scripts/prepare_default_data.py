@@ -14,8 +14,10 @@ made in more than one way (dnabert_core.negatives), so that a model cannot pass 
 - tfbs-ctcf (encode690 Gm12878 CTCF): split by chromosome (test chr1 and chr8, dev chr2, the rest train). Negatives:
   ENCODE's shuffled peaks for half the positives, GC-matched 101 bp genome windows for the other half (training
   text for train and dev, chr22 19-22 Mb for test). Held-out: ENCODE's shuffled test negatives; GC-matched windows.
-- splice-400 (GUE reconstructed splice dev + test): pooled, deduplicated, re-split 80/10/10 stratified by class
-  (labels 0 acceptor, 1 donor, 2 neither).
+- splice-400: GUE's reconstructed set (dev + test pooled) plus EnsembleSplice's human set (602 bp, cut to GUE's 400 bp
+  frame: exon/intron boundary at 200), whose negatives are decoy GT/AG sites (label "neither"). Sequences sharing
+  their central 60 bp (the same site in two windows) are one group; groups are split 80/10/10 stratified by class
+  and source. Held-out: the GUE part of the test split; the EnsembleSplice part (true sites against decoys).
 Genome windows never overlap an occurrence (either strand) of a sequence of any task (nor, for CTCF and the random
 promoter windows, one another: distinct GC-rich windows run out in a few Mb, so GC-matched promoter windows may
 overlap, see dnabert_core.negatives.make_negatives).
@@ -40,6 +42,7 @@ GENOME = ("hg19-chr22-part", "chr22_part.fa.gz")
 TRAIN_TEXT = ("22", 16_050_000, 19_000_000)  # 0-based, half-open: genome text for training and dev negatives
 TEST_TEXT = ("22", 19_000_000, 22_000_000)  # genome text for test negatives
 PROMOTER_KINDS = ("piece_shuffle", "random_substitution", "dinucleotide_shuffle", "genomic")
+SPLICE_CENTRE = 30  # bases each side of the exon/intron boundary that identify a site
 
 Row = tuple[str, str, str]  # id, sequence, label
 
@@ -154,21 +157,45 @@ def ctcf(shared: Path, out: Path, train_text: str, test_text: str, exclude: list
             write(folder / "heldout", "genomic", with_negatives(positives, [(s, "genomic") for s in genomic]))
 
 
+def read_ensemblesplice(shared: Path) -> list[tuple[str, str, str]]:
+    """EnsembleSplice's human set cut to GUE's frame: (name, 400 bp sequence, label 0 acceptor / 1 donor / 2 neither).
+    Donor files have GT at 300-301 (boundary at 300), acceptor files AG at 300-301 (boundary at 302)."""
+    out = []
+    for part in ("Train", "Test"):
+        for site, label, offset in (("Acceptor", "0", 102), ("Donor", "1", 100)):
+            for sign in ("Positive", "Negative"):
+                path = shared / "splice-ensemblesplice" / "homo_sapiens" / part / f"{site}_{part}_{sign}.txt"
+                lines = [line.strip().upper() for line in path.read_text().splitlines()]
+                sequences = [line for line in lines if line and not line.startswith(">")]
+                out += [(f"es_{part}_{site}_{sign}_{i}", s[offset : offset + 400], label if sign == "Positive" else "2")
+                        for i, s in enumerate(sequences) if len(s) == 602]
+    return out
+
+
 def splice(shared: Path, out: Path) -> None:
     folder = shared / "gue" / "splice" / "reconstructed"
     pooled = read_csv(folder / "dev.csv", "sequence", "label") + read_csv(folder / "test.csv", "sequence", "label")
-    rows = drop_conflicts([(f"splice{i}", s, y) for i, (s, y) in enumerate(pooled)])
-    rng = np.random.default_rng(SEED)
-    split: dict[str, list] = {"train": [], "dev": [], "test": []}
-    for label in sorted({r[2] for r in rows}):
-        members = [r for r in rows if r[2] == label]
+    rows = drop_conflicts([(f"gue_{i}", s, y) for i, (s, y) in enumerate(pooled)] + read_ensemblesplice(shared))
+    groups: dict[str, list[Row]] = {}  # the same site in two windows is one group
+    for row in rows:
+        groups.setdefault(row[1][200 - SPLICE_CENTRE : 200 + SPLICE_CENTRE], []).append(row)
+    keys = sorted(groups)
+    rng = np.random.default_rng(SEED + 2)
+    split: dict[str, list[Row]] = {"train": [], "dev": [], "test": []}
+    strata: dict[tuple[str, str], list[str]] = {}
+    for key in keys:
+        first = groups[key][0]
+        strata.setdefault((first[0].split("_")[0], first[2]), []).append(key)
+    for stratum in sorted(strata):
+        members = strata[stratum]
         order = rng.permutation(len(members))
         n = len(members) // 10
-        split["test"] += [members[i] for i in order[:n]]
-        split["dev"] += [members[i] for i in order[n : 2 * n]]
-        split["train"] += [members[i] for i in order[2 * n :]]
+        for name, chosen in (("test", order[:n]), ("dev", order[n : 2 * n]), ("train", order[2 * n :])):
+            split[name] += [row for i in chosen for row in groups[members[i]]]
     for name, members in split.items():
         write(out / "splice-400", name, members)
+    write(out / "splice-400" / "heldout", "gue", [r for r in split["test"] if r[0].startswith("gue_")])
+    write(out / "splice-400" / "heldout", "ensemblesplice_decoys", [r for r in split["test"] if r[0].startswith("es_")])
 
 
 def all_task_sequences(shared: Path) -> list[str]:

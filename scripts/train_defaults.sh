@@ -45,12 +45,12 @@ if [ ! -f "$RUNS/dnabert-small-6/model.safetensors" ]; then
         --max-tokens 512 --steps "$(steps 200)" --batch-size 16 --lr 5e-4 --warmup 20 --save-every 25
 fi
 
-finetune() {  # name, steps, eval-every, class names, data note, then --heldout NAME=FILE options; START: model
-    local name=$1 n=$2 every=$3 names=$4 note=$5 start=${START:-dnabert-small-6} data=${1%-stage1}
+finetune() {  # name, steps, eval-every, class names, data note, then --heldout NAME=FILE options
+    local name=$1 n=$2 every=$3 names=$4 note=$5
     shift 5
     if [ -f "$RUNS/$name/metrics.json" ]; then return; fi
-    "${DNABERT[@]}" finetune -m "$RUNS/$start" --train "data/$data/train.csv" --dev "data/$data/dev.csv" \
-        --test "data/$data/test.csv" -o "$RUNS/$name" --class-names "$names" --data-note "$note" \
+    "${DNABERT[@]}" finetune -m "$RUNS/dnabert-small-6" --train "data/$name/train.csv" --dev "data/$name/dev.csv" \
+        --test "data/$name/test.csv" -o "$RUNS/$name" --class-names "$names" --data-note "$note" \
         --steps "$(steps "$n")" --batch-size 32 --lr 3e-4 --dropout 0 --eval-every "$every" --patience 6 \
         --threads "$THREADS" --cnn-minutes 10 "$@"
 }
@@ -64,18 +64,15 @@ mapfile -t PROMOTER_SETS < <(heldout promoter-300 gena random_substitution dinuc
 finetune promoter-300 2500 250 non_promoter,promoter \
     "GENA-LM promoter-300 (github.com/AIRI-Institute/GENA_LM, MIT; Fishman et al.): human EPDnew promoters (hg38), 300 bp (-249..+50 around the TSS). Deduplicated across folds; folds 1-3 train (10% dev), fold 4 test, fold-4 sequences removed from training. Negatives made four ways from the training positives, one per positive, the kinds in turn (scripts/prepare_default_data.py): GENA's own construction (DeePromoter: 20 pieces, 12 shuffled among themselves), random substitution of 12 of the 20 pieces, dinucleotide shuffles, and GC-matched 300 bp windows of hg19 chr22 16.05-19 Mb (never overlapping a promoter or any task sequence). The test set pairs each fold-4 promoter with one negative, the kinds in turn: GENA's own fold-4 negatives, substitution, dinucleotide shuffle, GC-matched windows of chr22 19-22 Mb. Each held-out set below pairs the fold-4 promoters with one kind; gue_prom_300_all is GUE's prom_300_all test set (DNABERT-2) minus every sequence that occurs in our training or dev data." \
     "${PROMOTER_SETS[@]}"
+# tfbs-ctcf overfitted its 13k peaks without dropout (training loss 0.15, dev AUROC flat from step 750 at 0.92): a
+# binding site has no strand, so it trains on both strands (the peers too) with dropout.
 mapfile -t CTCF_SETS < <(heldout tfbs-ctcf encode_shuffled genomic)
-finetune tfbs-ctcf 1500 250 background,ctcf_peak \
+finetune tfbs-ctcf 2500 250 background,ctcf_peak \
     "ENCODE 690 uniform TFBS peaks (hg19), Gm12878 CTCF (Broad), as collected by Zeng et al., Bioinformatics 2016 and used by DNABERT; copy from github.com/lhy0322/TFBert (MIT). 101 bp peak centres. Split by chromosome: test chr1 and chr8, dev chr2, train the rest; exact duplicates removed. Negatives: ENCODE's shuffled peaks for half the positives, GC-matched 101 bp windows of hg19 chr22 (16.05-19 Mb for train and dev, 19-22 Mb for test, never overlapping a peak) for the other half. Held-out sets: the test peaks against ENCODE's shuffled test negatives, and against GC-matched genome windows." \
-    "${CTCF_SETS[@]}"
-# The shipped splice-400 was trained this way from the previous encoder (200 steps of pre-training): its retraining
-# from this one, with EnsembleSplice's decoy sites added (scripts/prepare_default_data.py at commit 052d840), is
-# issue 14's open item.
-# splice-400 escaped its plateau only after ~750 steps and was still rising fast at 1500 (dev MCC 0.556), so a second
-# run continues from that model with a fresh warm-up and decay.
-SPLICE_NOTE="DNABERT's reconstructed human splice-site set as shipped in GUE (Zhou et al., DNABERT-2, ICLR 2024; copy from github.com/wds-seu/DeepGene, Apache-2.0), 400 bp windows: acceptor (AG at 198-199), donor (GT at 200-201) or neither. GUE's dev and test files pooled, deduplicated and re-split 80/10/10 stratified by class."
-finetune splice-400-stage1 1500 250 acceptor,donor,neither "$SPLICE_NOTE"
-START=splice-400-stage1 finetune splice-400 1250 250 acceptor,donor,neither \
-    "$SPLICE_NOTE Continued from splice-400-stage1 (1500 steps from dnabert-small-6, same data and settings)."
+    "${CTCF_SETS[@]}" --add-reverse-complements --dropout 0.1
+mapfile -t SPLICE_SETS < <(heldout splice-400 gue ensemblesplice_decoys)
+finetune splice-400 2500 250 acceptor,donor,neither \
+    "DNABERT's reconstructed human splice-site set as shipped in GUE (Zhou et al., DNABERT-2, ICLR 2024; copy from github.com/wds-seu/DeepGene, Apache-2.0), 400 bp windows: acceptor (AG at 198-199), donor (GT at 200-201) or neither; plus EnsembleSplice's human set (Akpokiro et al. 2022; github.com/OluwadareLab/EnsembleSplice), 602 bp windows cut to the same 400 bp frame, whose negatives are decoy GT/AG sites (label neither). Pooled and deduplicated; sequences sharing their central 60 bp are one group; groups split 80/10/10 stratified by class and source. Held-out sets: the GUE part and the EnsembleSplice part (true sites against decoys) of the test split." \
+    "${SPLICE_SETS[@]}"
 
 python scripts/ship_defaults.py "$RUNS" assets/models
