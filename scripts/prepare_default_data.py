@@ -18,9 +18,10 @@ made in more than one way (dnabert_core.negatives), so that a model cannot pass 
   frame: exon/intron boundary at 200), whose negatives are decoy GT/AG sites (label "neither"). Sequences sharing
   their central 60 bp (the same site in two windows) are one group; groups are split 80/10/10 stratified by class
   and source. Held-out: the GUE part of the test split; the EnsembleSplice part (true sites against decoys).
-Genome windows never overlap an occurrence (either strand) of a sequence of any task (nor, for CTCF and the random
-promoter windows, one another: distinct GC-rich windows run out in a few Mb, so GC-matched promoter windows may
-overlap, see dnabert_core.negatives.make_negatives).
+Genome windows never overlap an occurrence (either strand) of a sequence of any task; promoter windows also avoid
+the first and last 32 bp of each (an hg38 promoter whose hg19 place differs inside it has no exact copy in the text,
+but its ends do). CTCF and the random promoter windows do not overlap one another either (distinct GC-rich windows
+run out in a few Mb, so GC-matched promoter windows may: see dnabert_core.negatives.make_negatives).
 Each output CSV has columns id, sequence, label; held-out sets are in <task>/heldout/<name>.csv.
 """
 from __future__ import annotations
@@ -41,6 +42,7 @@ CTCF_DEV = {"chr2"}
 GENOME = ("hg19-chr22-part", "chr22_part.fa.gz")
 TRAIN_TEXT = ("22", 16_050_000, 19_000_000)  # 0-based, half-open: genome text for training and dev negatives
 TEST_TEXT = ("22", 19_000_000, 22_000_000)  # genome text for test negatives
+EDGE = 32  # bases at each end of a task sequence that promoter windows also avoid (see with_edges)
 PROMOTER_KINDS = ("piece_shuffle", "random_substitution", "dinucleotide_shuffle", "genomic")
 SPLICE_CENTRE = 30  # bases each side of the exon/intron boundary that identify a site
 
@@ -213,11 +215,18 @@ def all_task_sequences(shared: Path) -> list[str]:
     return out
 
 
+def with_edges(sequences: list[str], edge: int = EDGE) -> list[str]:
+    """``sequences`` and the first and last ``edge`` bases of each one longer than ``edge``: a genome window avoiding
+    them all shares no edge of one, so it cannot overlap a sequence's place in part where the sequence differs from
+    the genome text inside it (an hg38 promoter against hg19 text: its exact copy is not found there)."""
+    return sequences + [part for s in sequences if len(s) > edge for part in (s[:edge], s[-edge:])]
+
+
 def prepare_all(shared: Path, out: Path) -> None:
     """Every task's splits and held-out sets, from ``shared`` into ``out``."""
     train_text, test_text = genome_text(shared, TRAIN_TEXT), genome_text(shared, TEST_TEXT)
     exclude = all_task_sequences(shared)
-    promoter(shared, out, train_text, test_text, exclude)
+    promoter(shared, out, train_text, test_text, with_edges(exclude))
     ctcf(shared, out, train_text, test_text, exclude)
     splice(shared, out)
 

@@ -104,16 +104,8 @@ def csv_rows(path: Path) -> list[tuple[str, str, str]]:
     return [tuple(line.split(",")) for line in lines]
 
 
-KNOWN_OVERLAPS = pytest.mark.xfail(strict=True, reason=(
-    "known data flaw of the shipped promoter-300 (issue 14): genome windows exclude exact copies of task sequences "
-    "but not partial overlaps; 11 of 18,093 promoter genome windows (train 2, test 2, genomic 5, genomic_random 2) "
-    "share 60+ bp with a promoter's place. The data script must exclude those places and the model be retrained; "
-    "strict: this test fails loudly once they are gone, so the mark is removed then"))
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [pytest.param(n, marks=KNOWN_OVERLAPS) if n == "promoter-300" else n
-                                  for n in sorted(CLASSIFIERS)])
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
 def test_no_held_out_sequence_is_trained_on_and_genome_windows_hold_no_positive(name, splits):
     from dnabert_core.tokenizer import reverse_complement
 
