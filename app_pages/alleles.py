@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import (page_model, download_figure, download_table, guarded, logo_region, progress_callback,
+from app_pages.common import (download_figure, download_table, guarded, logo_region, page_model, progress_callback,
                               result_cache)
 from viz.catalog import EXAMPLES, list_genomes
 from viz.explain import errors_table
@@ -97,9 +97,8 @@ def inputs(loaded):
 
 
 def show_variant(entry, loaded, result: dict, index: int) -> None:
-    from viz.ism import saturation_mutagenesis
+    from viz.ism import ism_importance, saturation_mutagenesis
     from viz.variant_effects import edit_frame
-    from viz.ism import ism_importance
     from viz.variant_figures import allele_tracks, ism_heatmap, ism_logo
 
     effect = result["effects"][index]

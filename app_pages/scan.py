@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import (page_model, download_figure, download_table, guarded, progress_callback,
-                              result_cache)
+from app_pages.common import download_figure, download_table, guarded, page_model, progress_callback, result_cache
 from viz.catalog import list_genomes
 from viz.result_cache import request_key
 from viz.scan import bed_lines, bedgraph_lines, call_peaks

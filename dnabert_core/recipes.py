@@ -146,9 +146,7 @@ def pretrain_genome(
             f"decay {config.weight_decay}), peak lr {config.lr}, {config.warmup_steps} warm-up steps then linear "
             f"decay, mask probability {config.mask_probability}"
             f"{', each piece at a random offset of the positions' if config.position_offsets else ''}, dropout "
-            f"{run.model.config.hidden_dropout_prob}, "
-            + (f"random crops of up to {config.random_crop} bases from the ends of each training input, "
-               if config.random_crop else "") + "seed "
+            f"{run.model.config.hidden_dropout_prob}, seed "
             f"{config.seed}. Wall time of this invocation "
             f"{(time.perf_counter() - started) / 60:.1f} min on {hardware()}.\n\n"
             f"Command: `{command}`",
