@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -61,6 +61,25 @@ def corpus_from_sequences(
         pieces.extend(cut_pieces(sequence, k, rng, max_tokens=max_tokens, short_fraction=short_fraction))
     logger.info("corpus: %d pieces, %d bp", len(pieces), sum(map(len, pieces)))
     return pieces
+
+
+def join_unaligned(sequences: Sequence[str], group: int, rng: np.random.Generator) -> list[str]:
+    """Sequences that share an alignment (promoters cut around their TSS) as stretches of ``group`` of them, in random
+    order, each stretch rotated by a random number of bases.
+
+    One such sequence per piece puts the shared feature at the same position of every piece (the TSS at base 250 of
+    each 300 bp promoter), and an encoder learns that position: its [CLS] then attends there in every input, content or
+    not. Joined and rotated, the feature falls anywhere in a piece.
+    """
+    if group < 1:
+        raise ValueError(f"group must be at least 1, got {group}")
+    order = rng.permutation(len(sequences))
+    stretches = []
+    for start in range(0, len(order), group):
+        stretch = "".join(sequences[i] for i in order[start : start + group])
+        shift = int(rng.integers(0, len(stretch)))
+        stretches.append(stretch[shift:] + stretch[:shift])
+    return stretches
 
 
 _SEED_CODES = np.full(256, 4, dtype=np.uint8)  # byte -> 2-bit base code; 4: not A/C/G/T

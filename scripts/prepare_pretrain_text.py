@@ -4,6 +4,8 @@
 
 - ``promoters.txt``: the promoter-300 training positives (folds 1-3 minus fold 4, from prepare_default_data.py), one
   per line: real promoter text beside the genome. Negatives are not used: shuffled promoters are not genome text.
+- ``promoters_joined.txt``: the same promoters joined 20 at a time in random order, each line rotated by a random
+  number of bases (``join_unaligned``), so that their TSS falls anywhere in a piece rather than at base 250 of each.
 - ``exclude.txt``: every DNA stretch of 50 bp or more in the labelled shared sets (every task, every split), one per
   line. ``dnabert pretrain --exclude`` masks their occurrences in the genome text, so that no evaluation sequence of
   any task (whatever split it falls in later) is pre-trained on.
@@ -13,10 +15,18 @@ from __future__ import annotations
 import argparse
 import csv
 import re
+import sys
 from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dnabert_core.corpus import join_unaligned  # noqa: E402
 
 DNA_RUN = re.compile(rb"[ACGTNacgtn]{50,}")
 SKIP = {"hg19-chr22-part"}  # the genome itself
+JOIN = 20  # promoters per line of promoters_joined.txt
 
 
 def labelled_files(shared: Path) -> list[Path]:
@@ -35,6 +45,8 @@ def main() -> None:
     with (args.data / "promoter-300" / "train.csv").open() as handle:
         promoters = [row["sequence"] for row in csv.DictReader(handle) if row["label"] == "1"]
     (args.out / "promoters.txt").write_text("\n".join(promoters) + "\n")
+    joined = join_unaligned(promoters, JOIN, np.random.default_rng(0))
+    (args.out / "promoters_joined.txt").write_text("\n".join(joined) + "\n")
     runs: set[bytes] = set()
     for path in labelled_files(args.shared):
         runs.update(match.upper() for match in DNA_RUN.findall(path.read_bytes()))

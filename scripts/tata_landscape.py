@@ -14,8 +14,10 @@ toward p(promoter)):
   upstream; a flat track has 41/300 = 0.137 there);
 - how alike the landscapes of unrelated sequences are: the mean Pearson correlation over all pairs (one shape for
   every input reads near 1).
-``--heads`` adds a table of every layer and head: where the mean landscape of the promoters peaks and the share of
-its mass in the 9 positions around that peak (a positional sink concentrates it). Writes PNG and SVG figures and
+``--heads`` adds a table of every layer and head: where the mean landscape of non-TATA promoters and of random DNA peaks
+and the share of its mass in the 9 positions around that peak (a head locked on a position peaks at the same place
+in both, with most of its mass there). ``--model`` may be a masked-LM encoder (no IG then): the same table shows
+which heads pre-training locked before any fine-tuning. Writes PNG and SVG figures and
 prints Markdown tables.
 """
 from __future__ import annotations
@@ -74,16 +76,24 @@ def read_groups(test: Path, tata_path: Path, n: int, rng: np.random.Generator) -
     return out
 
 
-def head_table(loaded, records: list[SequenceRecord]) -> list[str]:
+def head_peak(loaded, records: list[SequenceRecord], layer: int, head: int) -> tuple[int, float]:
+    """1-based peak of one head's mean landscape over ``records`` and the share of its mass within +-4 bp of it."""
+    mean = np.stack([t.scores for t in attention_landscapes(loaded, records, layers=[layer], heads=[head],
+                                                              normalise=True)]).mean(axis=0)
+    peak = int(np.argmax(mean))
+    return peak + 1, float(mean[max(peak - 4, 0) : peak + 5].sum() / mean.sum())
+
+
+def head_table(loaded, promoters: list[SequenceRecord], random: list[SequenceRecord]) -> list[str]:
+    """Every layer's and head's [CLS] landscape peak, in promoters and in random DNA: a head locked on a position
+    peaks at the same place with most of its mass there in both."""
     config = loaded.model.config
-    lines = ["| layer | head | peak of the mean landscape | mass within +-4 of the peak |", "|---:|---:|---:|---:|"]
+    lines = ["| layer | head | promoters: peak | mass within +-4 | random DNA: peak | mass within +-4 |",
+             "|---:|---:|---:|---:|---:|---:|"]
     for layer in range(config.num_hidden_layers):
         for head in range(config.num_attention_heads):
-            mean = np.stack([t.scores for t in attention_landscapes(loaded, records, layers=[layer], heads=[head],
-                                                                      normalise=True)]).mean(axis=0)
-            peak = int(np.argmax(mean))
-            share = mean[max(peak - 4, 0) : peak + 5].sum() / mean.sum()
-            lines.append(f"| {layer + 1} | {head + 1} | {peak + 1} | {share:.3f} |")
+            (p_peak, p_share), (r_peak, r_share) = (head_peak(loaded, group, layer, head) for group in (promoters, random))
+            lines.append(f"| {layer + 1} | {head + 1} | {p_peak} | {p_share:.3f} | {r_peak} | {r_share:.3f} |")
     return lines
 
 
@@ -101,7 +111,7 @@ def main() -> None:
 
     groups = read_groups(args.test, args.tata, args.n, np.random.default_rng(0))
     loaded = load_model(args.model)
-    positive = loaded.labels[-1]
+    positive = loaded.labels[-1] if loaded.labels else None  # an encoder has no head: landscapes only, no IG
     figure = go.Figure()
     rows = []
     positions = np.arange(1, LENGTH + 1)
@@ -110,7 +120,7 @@ def main() -> None:
         mean = scores.mean(axis=0)
         row = {"group": name, "n": len(records), "peak": int(np.argmax(mean)) + 1, "mass": mass_fraction(mean),
                "correlation": mean_pairwise_correlation(scores)}
-        if args.ig:
+        if args.ig and positive is not None:
             ig = np.abs(np.stack([t.scores for t in integrated_gradients(loaded, records[: args.ig],
                                                                            target=positive)]))
             ig_mean = np.nanmean(ig, axis=0)
@@ -140,7 +150,8 @@ def main() -> None:
               else "- | - | - | -")
         print(f"| {r['group']} | {r['n']} | {r['peak']} | {r['mass']:.3f} | {r['correlation']:.3f} | {ig} |")
     if args.heads:
-        print("\n" + "\n".join(head_table(loaded, groups["non-TATA promoters"][:100])))
+        print("\n" + "\n".join(head_table(loaded, groups["non-TATA promoters"][:100],
+                                           groups["uniform random DNA"][:100])))
 
 
 if __name__ == "__main__":

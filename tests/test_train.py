@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import BertForMaskedLM, BertForSequenceClassification
 
-from dnabert_core.corpus import cut_pieces, mask_occurrences, occurrence_mask, piece_length
+from dnabert_core.corpus import cut_pieces, join_unaligned, mask_occurrences, occurrence_mask, piece_length
 from dnabert_core.errors import DnabertError
 from dnabert_core.model import build_config
 from dnabert_core.tokenizer import KmerTokenizer, reverse_complement
@@ -57,6 +57,25 @@ def test_cut_pieces_lengths_and_n_filter():
     assert all(6 <= len(p) <= 515 for p in pieces)
     assert all(p.count("N") <= len(p) / 2 for p in pieces)
     assert 0.2 < np.mean([len(p) < 515 for p in pieces]) < 0.8  # about half re-cut shorter (and the tail piece)
+
+
+def test_join_unaligned_keeps_every_base_and_moves_the_shared_feature():
+    # 100 aligned 20 bp sequences, a G at base 11 of each (as a TSS at 250 of every promoter)
+    rng = np.random.default_rng(3)
+    sequences = ["".join(rng.choice(list("ACT"), 10)) + "G" + "".join(rng.choice(list("ACT"), 9)) for _ in range(100)]
+    stretches = join_unaligned(sequences, 8, np.random.default_rng(0))
+    assert [len(s) for s in stretches] == [160] * 12 + [80]
+    assert sorted("".join(stretches)) == sorted("".join(sequences))
+    for stretch in stretches:  # each stretch is a rotation of whole input sequences in some order
+        g = stretch.index("G")
+        unrotated = stretch[(g - 10) % len(stretch):] + stretch[:(g - 10) % len(stretch)]
+        parts = [unrotated[i : i + 20] for i in range(0, len(unrotated), 20)]
+        assert all(part in sequences for part in parts)
+    # where the G falls in 100 bp pieces cut from the stretches' starts: anywhere, not at base 11 of each
+    phases = {stretch.index("G") % 20 for stretch in stretches}
+    assert len(phases) > 5
+    with pytest.raises(ValueError):
+        join_unaligned(sequences, 0, rng)
 
 
 def test_cut_pieces_at_128_tokens():
