@@ -21,7 +21,7 @@ import math
 import torch
 from transformers import PreTrainedModel
 
-from dnabert_core.tokenizer import CLS_ID, N_SPECIAL, vocabulary
+from dnabert_core.tokenizer import N_SPECIAL, vocabulary
 
 EMBEDDING_INITS = ("compositional", "random")
 BASES = "ACGT"
@@ -62,20 +62,3 @@ def initialise_embeddings(model: PreTrainedModel, k: int, method: str = "composi
     with torch.no_grad():
         words[N_SPECIAL:] = (kmer_base_matrix(k).double() @ parts).to(words.dtype)
         positions.copy_((sinusoidal(positions.shape[0], hidden) * scale * math.sqrt(2.0)).to(positions.dtype))
-
-
-def reset_cls_embeddings(model: PreTrainedModel, seed: int = 0) -> None:
-    """Re-initialise, in place, the two embedding rows only ``[CLS]`` uses: its token's (BERT's random normal) and
-    position 0's (its sinusoidal row, as a new model has it).
-
-    What ``[CLS]`` attends to is set by these rows through weights every token shares; continuing pre-training from
-    here lets it learn its role afresh (issue 14: the [CLS] of a model pre-trained on TSS-aligned promoters attended to
-    the TSS's place in every input).
-    """
-    embeddings = model.base_model.embeddings
-    words, positions = embeddings.word_embeddings.weight, embeddings.position_embeddings.weight
-    hidden, scale = words.shape[1], model.config.initializer_range
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        words[CLS_ID] = (torch.randn(hidden, generator=generator, dtype=torch.float64) * scale).to(words.dtype)
-        positions[0] = (sinusoidal(1, hidden)[0] * scale * math.sqrt(2.0)).to(positions.dtype)

@@ -19,7 +19,7 @@ from dnabert_core.errors import DnabertError
 from dnabert_core.evaluation import Peers, compare, comparison_table, fit_peers
 from dnabert_core.io import Genome, parse_region
 from dnabert_core.folder import CNN, KMER, METRIC_COLUMNS, MODEL, PEER_NAMES
-from dnabert_core.embedding_init import initialise_embeddings, reset_cls_embeddings
+from dnabert_core.embedding_init import initialise_embeddings
 from dnabert_core.metrics import classification_curves, classification_metrics
 from dnabert_core.mlm_baselines import flank_baseline, unigram_baseline
 from dnabert_core.model import TRAINING_LENGTH_KEY, build_config, load_model, save_model
@@ -59,9 +59,6 @@ def split_genome(genome: Genome, regions: list[str] | None, holdout: str | None)
     return GenomeSplit(train=train, held_out=held_out)
 
 
-RESET_NOTE = ", its [CLS] and position-0 embeddings re-initialised"
-
-
 def pretrain_genome(
     fasta: str,
     output: Path,
@@ -74,7 +71,6 @@ def pretrain_genome(
     max_tokens: int = 512,
     init: str | Path | None = None,
     embedding_init: str = "compositional",
-    reset_cls: bool = False,
     extra_text: list[str] | None = None,
     exclude: list[str] | None = None,
     eval_limit: int = 256,
@@ -87,8 +83,7 @@ def pretrain_genome(
 
     ``max_tokens`` sets the piece length (128 for BERT's short first phase, 512 for the full window); ``init`` starts
     from the weights of an earlier masked-LM folder (the second phase) instead of a fresh model of ``size``, whose
-    embeddings ``embedding_init`` sets (see ``dnabert_core.embedding_init``); ``reset_cls`` re-initialises the ``init``
-    model's [CLS] token and position-0 embeddings first (``reset_cls_embeddings``).
+    embeddings ``embedding_init`` sets (see ``dnabert_core.embedding_init``).
     ``exclude``: sequences whose occurrences in the genome text (either strand) are masked to N before cutting.
     """
     dist_info = init_distributed()
@@ -110,8 +105,6 @@ def pretrain_genome(
         if start.tokenizer.k != k:
             raise DnabertError(f"{init}: a k={start.tokenizer.k} model cannot continue as k={k}")
         model = start.model
-        if reset_cls:
-            reset_cls_embeddings(model, seed=config.seed)
     else:
         model = BertForMaskedLM(build_config(k, size=size))
         initialise_embeddings(model, k, embedding_init, seed=config.seed)
@@ -140,8 +133,7 @@ def pretrain_genome(
             f"shorter, mostly-N pieces skipped"
             + (f"; {n_excluded:,} bp holding one of {len(exclude):,} excluded (task) sequences masked to N first."
                if exclude else ".")
-            + (f" Continued from `{Path(init).name}`{RESET_NOTE if reset_cls else ''}." if init
-               else f" Embeddings initialised {embedding_init}."),
+            + (f" Continued from `{Path(init).name}`." if init else f" Embeddings initialised {embedding_init}."),
             "Held-out evaluation": f"Region never trained on: {holdout} ({len(eval_pieces)} pieces). Masked k-mer "
             f"accuracy and cross-entropy on masked positions, against the trivial baselines (always the most "
             f"frequent training k-mer; training k-mer frequencies) and the flank baseline: the most frequent "

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
 
 from dnabert_core.model import load_model
@@ -194,28 +193,6 @@ def test_pretrain_writes_model_folder_card_and_curve(tmp_path, capsys):
     assert "Region never trained on: chrT:3001-3600" in card and "unigram baseline" in card and "flank baseline" in card
     assert "training regions: chrT:1-3000" in card
     assert load_model(out, task="mlm").k == 4
-
-
-def test_pretrain_reset_cls_continues_with_fresh_cls_rows_and_needs_init(tmp_path, capsys):
-    rng = np.random.default_rng(5)
-    genome = tmp_path / "genome.fa"
-    genome.write_text(">chrT\n" + random_dna(rng, 3000) + "\n")
-    common = ["pretrain", "--fasta", str(genome), "--holdout", "chrT:2401-3000", "--k", "4", "--batch-size", "2",
-              "--log-every", "1", "--eval-every", "1", "--quiet"]
-    first, second = tmp_path / "first", tmp_path / "second"
-    assert main([*common, "-o", str(first), "--steps", "1"]) == 0
-    assert main([*common, "-o", str(second), "--steps", "1", "--lr", "0", "--init", str(first), "--reset-cls"]) == 0
-    before, after = (load_model(path, task="mlm").model.bert.embeddings for path in (first, second))
-    assert not torch.equal(before.word_embeddings.weight[2], after.word_embeddings.weight[2])  # [CLS]
-    assert torch.equal(before.word_embeddings.weight[3:], after.word_embeddings.weight[3:])  # lr 0: nothing else moves
-    assert torch.equal(before.position_embeddings.weight[1:], after.position_embeddings.weight[1:])
-    card = (second / "README.md").read_text()
-    assert "Continued from `first`, its [CLS] and position-0 embeddings re-initialised." in card
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_info:
-        main([*common, "-o", str(tmp_path / "third"), "--steps", "1", "--reset-cls"])
-    assert exit_info.value.code == 2
-    assert "--reset-cls re-initialises the [CLS] rows of an --init model" in capsys.readouterr().err
 
 
 def test_finetune_writes_model_metrics_curves_and_card(tiny_model_dir, tmp_path, capsys):

@@ -7,9 +7,9 @@ import pytest
 import torch
 from transformers import BertForMaskedLM
 
-from dnabert_core.embedding_init import initialise_embeddings, kmer_base_matrix, reset_cls_embeddings, sinusoidal
+from dnabert_core.embedding_init import initialise_embeddings, kmer_base_matrix, sinusoidal
 from dnabert_core.model import build_config
-from dnabert_core.tokenizer import CLS_ID, N_SPECIAL, KmerTokenizer
+from dnabert_core.tokenizer import N_SPECIAL, KmerTokenizer
 
 
 def fresh(k: int = 3) -> BertForMaskedLM:
@@ -57,27 +57,3 @@ def test_positions_are_sinusoidal_and_random_keeps_bert():
     assert sinusoidal(4, 6).shape == (4, 6)
     with pytest.raises(ValueError, match="unknown embedding initialisation"):
         initialise_embeddings(model, 3, "orthogonal")
-
-
-def test_reset_cls_changes_only_the_cls_token_and_position_zero_rows():
-    model = fresh()
-    initialise_embeddings(model, 3)
-    with torch.no_grad():  # as if trained: every row moved away from its initial value
-        for p in model.parameters():
-            p.add_(0.5)
-    before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    reset_cls_embeddings(model, seed=7)
-    words = model.bert.embeddings.word_embeddings.weight
-    positions = model.bert.embeddings.position_embeddings.weight
-    for name, p in model.named_parameters():
-        changed = (p != before[name]).reshape(p.shape[0], -1).any(dim=1) if p.dim() > 1 else p != before[name]
-        expected = {"bert.embeddings.word_embeddings.weight": [CLS_ID],
-                    "bert.embeddings.position_embeddings.weight": [0]}.get(name, [])
-        assert torch.nonzero(changed).flatten().tolist() == expected, name
-    # position 0 as a new model has it: sin(0) = 0 at even, cos(0) = 1 at odd dimensions, times the row scale
-    scale = model.config.initializer_range * math.sqrt(2.0)
-    assert torch.allclose(positions[0, 0::2], torch.zeros(16)) and torch.allclose(positions[0, 1::2], torch.full((16,), scale))
-    assert 0.3 < words[CLS_ID].std().item() / model.config.initializer_range < 1.7  # BERT's normal(0, 0.02)
-    again = fresh()
-    reset_cls_embeddings(again, seed=7)
-    assert torch.equal(again.bert.embeddings.word_embeddings.weight[CLS_ID], words[CLS_ID])

@@ -129,9 +129,6 @@ def register_pretrain(commands: argparse._SubParsersAction) -> None:
                    help="a new model's k-mer and position embeddings: compositional (each k-mer the sum of its bases' "
                    "position-specific vectors, sinusoidal positions; dnabert_core/embedding_init.py) or BERT's random "
                    "ones (ignored with --init)")
-    p.add_argument("--reset-cls", action="store_true",
-                   help="with --init: re-initialise the [CLS] token's and position 0's embeddings (the rows only [CLS] "
-                        "uses), so that [CLS] learns afresh what to attend to on this phase's text")
     add_training_options(p, lr=4e-4, eval_every=500)
     p.add_argument("--mask-probability", type=float, default=0.025, help="probability of a span centre")
     p.add_argument("--save-every", type=positive_int, default=200, help="checkpoint every N steps")
@@ -146,8 +143,6 @@ def run_pretrain(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     if not Path(args.fasta).is_file():
         raise OptionError(f"genome FASTA not found: {args.fasta}")
-    if args.reset_cls and not args.init:
-        raise OptionError("--reset-cls re-initialises the [CLS] rows of an --init model; a new model has fresh ones")
     extra = [r.sequence for r in RecordReader(args.text, min_length=args.k, fmt=None)] if args.text else []
     exclude = [r.sequence for r in RecordReader(args.exclude, min_length=args.k, fmt=None)] if args.exclude else []
     output = Path(args.output)
@@ -163,8 +158,8 @@ def run_pretrain(args: argparse.Namespace) -> int:
     try:
         run = pretrain_genome(
             args.fasta, output, regions=args.region, holdout=args.holdout, k=args.k, size=args.size, config=config,
-            max_tokens=args.max_tokens, init=args.init, embedding_init=args.embedding_init, reset_cls=args.reset_cls,
-            extra_text=extra, exclude=exclude, resume=not args.no_resume, on_log=on_log, command=command_line(),
+            max_tokens=args.max_tokens, init=args.init, embedding_init=args.embedding_init, extra_text=extra, exclude=exclude,
+            resume=not args.no_resume, on_log=on_log, command=command_line(),
         )
     finally:
         bar.close()
