@@ -30,7 +30,9 @@ PRETRAIN=(--fasta "$SHARED/hg19-chr22-part/chr22_part.fa.gz" --region 22:1605000
           --holdout 22:21000001-22000000 --text data/pretrain/promoters.txt --exclude data/pretrain/exclude.txt
           --k 6 --size small --dropout 0 --eval-every 100 --log-every 10 --threads "$THREADS" --quiet)
 # A runs folder that already holds the final encoder (e.g. seeded with assets/models/dnabert-small-6 to retrain
-# only the task models) skips all three phases.
+# only the task models) skips every phase; tfbs-ctcf and splice-400 start from phase 2, dnabert-small-6-512, which is
+# the encoder shipped at commit 3fbf11d (for f in $(git ls-tree --name-only 3fbf11d assets/models/dnabert-small-6/);
+# do git show 3fbf11d:$f > $RUNS/dnabert-small-6-512/$(basename $f); done).
 if [ ! -f "$RUNS/dnabert-small-6/model.safetensors" ]; then
     [ -f "$RUNS/dnabert-small-6-128/model.safetensors" ] || "${DNABERT[@]}" pretrain "${PRETRAIN[@]}" \
         -o "$RUNS/dnabert-small-6-128" --max-tokens 128 --steps "$(steps 4000)" --batch-size 64 --lr 2e-3 \
