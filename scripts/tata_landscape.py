@@ -92,7 +92,8 @@ def head_table(loaded, promoters: list[SequenceRecord], random: list[SequenceRec
              "|---:|---:|---:|---:|---:|---:|"]
     for layer in range(config.num_hidden_layers):
         for head in range(config.num_attention_heads):
-            (p_peak, p_share), (r_peak, r_share) = (head_peak(loaded, group, layer, head) for group in (promoters, random))
+            (p_peak, p_share), (r_peak, r_share) = (head_peak(loaded, group, layer, head)
+                                                    for group in (promoters, random))
             lines.append(f"| {layer + 1} | {head + 1} | {p_peak} | {p_share:.3f} | {r_peak} | {r_share:.3f} |")
     return lines
 

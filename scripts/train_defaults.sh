@@ -63,8 +63,8 @@ finetune() {  # name, steps, eval-every, class names, data note, then --heldout 
     local name=$1 n=$2 every=$3 names=$4 note=$5
     shift 5
     if [ -f "$RUNS/$name/metrics.json" ]; then return; fi
-    "${DNABERT[@]}" finetune -m "${ENCODER:-$RUNS/dnabert-small-6}" --train "data/$name/train.csv" --dev "data/$name/dev.csv" \
-        --test "data/$name/test.csv" -o "$RUNS/$name" --class-names "$names" --data-note "$note" \
+    "${DNABERT[@]}" finetune -m "${ENCODER:-$RUNS/dnabert-small-6}" --train "data/$name/train.csv" \
+        --dev "data/$name/dev.csv" --test "data/$name/test.csv" -o "$RUNS/$name" --class-names "$names" --data-note "$note" \
         --steps "$(steps "$n")" --batch-size 32 --lr 3e-4 --dropout 0 --eval-every "$every" --patience 6 \
         --threads "$THREADS" --cnn-minutes 10 "$@"
 }
@@ -81,8 +81,8 @@ finetune promoter-300 2500 250 non_promoter,promoter \
 # tfbs-ctcf overfitted its 13k peaks without dropout (training loss 0.15, dev AUROC flat from step 750 at 0.92): a
 # binding site has no strand, so it trains on both strands (the peers too) with dropout.
 mapfile -t CTCF_SETS < <(heldout tfbs-ctcf encode_shuffled genomic)
-# Fine-tuned from phase 2: the same recipe from phase 3 (101 bp inputs gain nothing from longer 512-token training)
-# gave test AUROC 0.933 / MCC 0.719 against 0.941 / 0.742, so the phase-2 model stays.
+# Fine-tuned from phase 2: the same recipe from phase 3 gave test AUROC 0.933 / MCC 0.719 against 0.941 / 0.742 (one
+# run each; 101 bp inputs use few of the positions phase 3 trained longer), so the phase-2 model stays.
 ENCODER="$RUNS/dnabert-small-6-512" finetune tfbs-ctcf 2500 250 background,ctcf_peak \
     "ENCODE 690 uniform TFBS peaks (hg19), Gm12878 CTCF (Broad), as collected by Zeng et al., Bioinformatics 2016 and used by DNABERT; copy from github.com/lhy0322/TFBert (MIT). 101 bp peak centres. Split by chromosome: test chr1 and chr8, dev chr2, train the rest; exact duplicates removed. Negatives: ENCODE's shuffled peaks for half the positives, GC-matched 101 bp windows of hg19 chr22 (16.05-19 Mb for train and dev, 19-22 Mb for test, never overlapping a peak) for the other half. Held-out sets: the test peaks against ENCODE's shuffled test negatives, and against GC-matched genome windows." \
     "${CTCF_SETS[@]}" --add-reverse-complements --dropout 0.1

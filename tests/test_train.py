@@ -71,7 +71,7 @@ def test_join_unaligned_keeps_every_base_and_moves_the_shared_feature():
         unrotated = stretch[(g - 10) % len(stretch):] + stretch[:(g - 10) % len(stretch)]
         parts = [unrotated[i : i + 20] for i in range(0, len(unrotated), 20)]
         assert all(part in sequences for part in parts)
-    # where the G falls in 100 bp pieces cut from the stretches' starts: anywhere, not at base 11 of each
+    # the G's offset from each stretch's start (where cut_pieces starts cutting), modulo 20: varied, not always 10
     phases = {stretch.index("G") % 20 for stretch in stretches}
     assert len(phases) > 5
     with pytest.raises(ValueError):
