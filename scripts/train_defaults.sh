@@ -31,8 +31,8 @@ PRETRAIN=(--fasta "$SHARED/hg19-chr22-part/chr22_part.fa.gz" --region 22:1605000
           --k 6 --size small --dropout 0 --eval-every 100 --log-every 10 --threads "$THREADS" --quiet)
 # A runs folder that already holds the final encoder (e.g. seeded with assets/models/dnabert-small-6 to retrain
 # only the task models) skips every phase; tfbs-ctcf and splice-400 start from phase 2, dnabert-small-6-512, which is
-# the encoder shipped at commit 3fbf11d (for f in $(git ls-tree --name-only 3fbf11d assets/models/dnabert-small-6/);
-# do git show 3fbf11d:$f > $RUNS/dnabert-small-6-512/$(basename $f); done).
+# the encoder shipped at commit 3fbf11d (mkdir -p $RUNS/dnabert-small-6-512; for f in $(git ls-tree --name-only
+# 3fbf11d assets/models/dnabert-small-6/); do git show 3fbf11d:$f > $RUNS/dnabert-small-6-512/$(basename $f); done).
 if [ ! -f "$RUNS/dnabert-small-6/model.safetensors" ]; then
     [ -f "$RUNS/dnabert-small-6-128/model.safetensors" ] || "${DNABERT[@]}" pretrain "${PRETRAIN[@]}" \
         -o "$RUNS/dnabert-small-6-128" --max-tokens 128 --steps "$(steps 4000)" --batch-size 64 --lr 2e-3 \
@@ -64,7 +64,8 @@ finetune() {  # name, steps, eval-every, class names, data note, then --heldout 
     shift 5
     if [ -f "$RUNS/$name/metrics.json" ]; then return; fi
     "${DNABERT[@]}" finetune -m "${ENCODER:-$RUNS/dnabert-small-6}" --train "data/$name/train.csv" \
-        --dev "data/$name/dev.csv" --test "data/$name/test.csv" -o "$RUNS/$name" --class-names "$names" --data-note "$note" \
+        --dev "data/$name/dev.csv" --test "data/$name/test.csv" -o "$RUNS/$name" --class-names "$names" \
+        --data-note "$note" \
         --steps "$(steps "$n")" --batch-size 32 --lr 3e-4 --dropout 0 --eval-every "$every" --patience 6 \
         --threads "$THREADS" --cnn-minutes 10 "$@"
 }
