@@ -22,7 +22,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from dnabert_core.masking import IGNORE_INDEX
 from dnabert_core.tokenizer import ALPHABET, N_SPECIAL, UNK_ID, KmerTokenizer, batch_kmer_token_ids
-from dnabert_core.pretraining import held_out_masks
+from dnabert_core.pretraining import COMPOSITION_ORDER, composition_targets, held_out_masks
+from dnabert_core.train import pad_ids
 
 
 def kmer_counts(pieces: Sequence[str], k: int) -> np.ndarray:
@@ -76,6 +77,18 @@ def unigram_baseline(train_pieces: list[str], eval_pieces: list[str], k: int) ->
     held = held[held >= N_SPECIAL]
     most = int(np.argmax(frequencies))
     return {"accuracy": float(np.mean(held == most)), "loss": float(-np.mean(np.log(probabilities[held])))}
+
+
+def composition_baseline(train_pieces: list[str], eval_pieces: list[str], k: int) -> float:
+    """The [CLS] composition objective's trivial baseline: mean KL divergence (nats) of each held-out piece's 3-mer
+    composition (``pretraining.composition_targets``) from the pooled training composition (add-one smoothed), the
+    best prediction that does not read the piece."""
+    order = min(COMPOSITION_ORDER, k)
+    pooled = kmer_counts(train_pieces, k)[N_SPECIAL:].reshape(4**order, -1).sum(axis=1) + 1.0
+    pooled /= pooled.sum()
+    targets = composition_targets(pad_ids(KmerTokenizer(k).encode_many(list(eval_pieces))), k).numpy()
+    log_ratio = np.log(np.where(targets > 0, targets, 1.0)) - np.log(pooled)
+    return float(np.mean((targets * log_ratio).sum(axis=1)))
 
 
 def visible_bases(input_ids: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

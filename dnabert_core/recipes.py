@@ -21,7 +21,7 @@ from dnabert_core.io import Genome, parse_region
 from dnabert_core.folder import CNN, KMER, METRIC_COLUMNS, MODEL, PEER_NAMES
 from dnabert_core.embedding_init import initialise_embeddings
 from dnabert_core.metrics import classification_curves, classification_metrics
-from dnabert_core.mlm_baselines import flank_baseline, unigram_baseline
+from dnabert_core.mlm_baselines import composition_baseline, flank_baseline, unigram_baseline
 from dnabert_core.model import TRAINING_LENGTH_KEY, build_config, load_model, save_model
 from dnabert_core.predict import predict
 from dnabert_core.records import SequenceRecord
@@ -57,6 +57,11 @@ def split_genome(genome: Genome, regions: list[str] | None, holdout: str | None)
     if held:
         held_out.append((holdout, genome.fetch(*held)))
     return GenomeSplit(train=train, held_out=held_out)
+
+
+def cls_note(weight: float) -> str:
+    """The training paragraph's words for the [CLS] composition objective (empty when it is off)."""
+    return f", [CLS] composition loss with weight {weight}" if weight else ""
 
 
 def pretrain_genome(
@@ -141,11 +146,16 @@ def pretrain_genome(
             f"they show most of a masked k-mer), scored on the same masks as the model "
             f"(add-one smoothed over the agreeing k-mers):\n\n"
             + metrics_table({"this model": held, "unigram baseline": baseline, "flank baseline": flank},
-                            ["accuracy", "loss"]),
+                            ["accuracy", "loss"])
+            + f"\n\n[CLS] composition: the [CLS] position's masked-LM output read as each held-out piece's 3-mer "
+            f"composition, KL divergence {held['cls_composition_kl']:.3f} nats (0 would be exact; the pooled "
+            f"training composition, which ignores the piece, {composition_baseline(pieces, eval_pieces, k):.3f}; "
+            f"{'trained with' if config.cls_composition else 'not trained with'} the [CLS] composition objective).",
             "Training": f"{run.step} steps, global batch {config.batch_size}, AdamW (0.9, 0.98, eps 1e-6, weight "
             f"decay {config.weight_decay}), peak lr {config.lr}, {config.warmup_steps} warm-up steps then linear "
             f"decay, mask probability {config.mask_probability}"
-            f"{', each piece at a random offset of the positions' if config.position_offsets else ''}, dropout "
+            f"{', each piece at a random offset of the positions' if config.position_offsets else ''}"
+            f"{cls_note(config.cls_composition)}, dropout "
             f"{run.model.config.hidden_dropout_prob}, seed "
             f"{config.seed}. Wall time of this invocation "
             f"{(time.perf_counter() - started) / 60:.1f} min on {hardware()}.\n\n"

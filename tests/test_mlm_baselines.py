@@ -99,3 +99,13 @@ def test_flank_baseline_scores_the_masks_the_model_is_scored_on():
     assert flank["n_masked"] == held["n_masked"] > 0
     assert flank_baseline(pieces, pieces, 3, batch_size=8, seed=6, mask_probability=0.1)["n_masked"] != held["n_masked"]
     assert 0 < flank["accuracy"] <= 1 and flank["loss"] > 0
+
+
+def test_composition_baseline_by_hand():
+    from dnabert_core.mlm_baselines import composition_baseline
+
+    # k = 3: training 3-mers AAA x3 -> add-one pooled p(AAA) = 4 / 67; a held-out piece of AAA only: KL = log(67 / 4)
+    assert composition_baseline(["AAAAA"], ["AAAA"], 3) == pytest.approx(np.log(67 / 4), rel=1e-6)
+    # k = 4 groups each 4-mer under its first 3 bases: AAAA AAAT AATA ATAA TAAA -> AAA twice, AAT, ATA, TAA once
+    # (pooled AAA 3 / 69); a held-out piece AAAAT (AAAA, AAAT: all AAA) -> log(69 / 3)
+    assert composition_baseline(["AAAATAAA"], ["AAAAT"], 4) == pytest.approx(np.log(69 / 3), rel=1e-6)

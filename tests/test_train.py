@@ -115,6 +115,64 @@ def test_pretraining_lowers_the_loss(tmp_path):
     assert (tmp_path / "checkpoint" / "model.safetensors").is_file()
 
 
+def test_composition_targets_are_each_rows_3mer_shares():
+    from dnabert_core.pretraining import composition_cross_entropy, composition_targets, entropy
+
+    ids = torch.tensor([[2, 5, 5, 7, 1, 3, 0], [2, 9, 3, 0, 0, 0, 0], [2, 1, 3, 0, 0, 0, 0]])  # [UNK]=1 counts nothing
+    targets = composition_targets(ids, 3)  # k = 3: each 3-mer token is its own share (AAA=5 -> 0, AAC... by index)
+    expected = torch.zeros(3, 64)
+    expected[0, 0], expected[0, 2], expected[1, 4] = 2 / 3, 1 / 3, 1.0
+    assert torch.allclose(targets, expected)
+    entropies = torch.tensor([-(2 / 3 * np.log(2 / 3) + 1 / 3 * np.log(1 / 3)), 0, 0], dtype=torch.float32)
+    assert torch.allclose(entropy(targets), entropies)
+    tokenizer = KmerTokenizer(4, 64)  # k = 4: AAAA and AAAT share the 3-mer AAA, TAAA is TAA (index 16)
+    ids4 = torch.from_numpy(tokenizer.encode_many(["AAAAT"])[0][None, :])
+    assert ids4.tolist() == [[2, 5, 6, 3]]
+    assert composition_targets(ids4, 4)[0, 0] == 1.0
+    assert composition_targets(torch.from_numpy(tokenizer.encode_many(["TAAA"])[0][None, :]), 4)[0, 16] == 1.0
+    # the [CLS] logits: probability of each 3-mer is the sum over the 4-mers that start with it
+    logits = torch.full((1, 5 + 256), -1e4)
+    logits[0, 5 + 0] = logits[0, 5 + 1] = logits[0, 5 + 64] = 0.0  # AAAA, AAAT (3-mer AAA), TAAA (TAA)
+    one_hot = torch.zeros(1, 64)
+    one_hot[0, 0] = 1.0
+    assert torch.allclose(composition_cross_entropy(logits, one_hot, 4), torch.tensor([np.log(3 / 2)],
+                                                                                        dtype=torch.float32))
+
+
+def test_cls_composition_objective_makes_cls_read_each_piece(tmp_path):
+    """Pieces of two compositions (AT-rich, GC-rich) in random order: with the objective the [CLS] output predicts each
+    held-out piece's 3-mer composition better than the pooled training composition could (it reads the piece), and
+    far better than the same training without it."""
+    from dnabert_core.pretraining import composition_targets, entropy
+
+    rng = np.random.default_rng(0)
+    pieces = ["".join(rng.choice(list("ACGT"), size=int(rng.integers(30, 60)), p=[0.4, 0.1, 0.1, 0.4] if i % 2 else
+                                 [0.1, 0.4, 0.4, 0.1])) for i in range(160)]
+    train, held = pieces[:128], pieces[128:]
+    tokenizer = KmerTokenizer(3, 64)
+    pad = lambda seqs: torch.nn.utils.rnn.pad_sequence(  # noqa: E731
+        [torch.from_numpy(row) for row in tokenizer.encode_many(seqs)], batch_first=True)
+    pooled = composition_targets(pad(train), 3).mean(dim=0, keepdim=True) + 1e-4  # smoothed
+    pooled = pooled / pooled.sum()
+    held_targets = composition_targets(pad(held), 3)
+    log_ratio = held_targets.clamp_min(1e-12).log() - pooled.log()
+    pooled_kl = float((held_targets * log_ratio).sum(dim=1).mean())
+    assert float(entropy(pooled)) > 0
+    kl = {}
+    for weight in (0.0, 1.0):
+        config = TrainConfig(output=tmp_path / str(weight), steps=100, batch_size=16, lr=3e-3, warmup_steps=5,
+                             log_every=10, save_every=200, eval_every=100, mask_probability=0.1,
+                             cls_composition=weight)
+        run = pretrain(tiny_mlm(dropout=0.0), tokenizer, train, config, eval_pieces=held)
+        kl[weight] = masked_lm_metrics(run.model, tokenizer, held, batch_size=16, seed=1,
+                                       mask_probability=0.1)["cls_composition_kl"]
+        logged = [line for line in read_metrics(tmp_path / str(weight)) if "loss" in line]
+        assert ("cls_composition_kl" in logged[-1]) == bool(weight)
+    # the pooled composition is the best guess that ignores the piece; the two compositions' means (KL 0.62) are the
+    # best a reader of the piece can do here, short pieces being noisy samples of them
+    assert kl[1.0] < 0.9 * pooled_kl and kl[1.0] < 0.85 * kl[0.0], (kl, pooled_kl)
+
+
 def test_position_offsets_train_every_position_embedding_and_stay_in_range(tmp_path):
     from dnabert_core.pretraining import offset_positions
 

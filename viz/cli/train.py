@@ -123,6 +123,10 @@ def register_pretrain(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--position-offsets", action="store_true",
                    help="put each piece at a random offset of the model's positions, so that short pieces "
                         "(--max-tokens 128) train every position embedding before a 512-token phase")
+    p.add_argument("--cls-composition", type=float, default=0.0, metavar="WEIGHT",
+                   help="also train the [CLS] token to predict each piece's k-mer composition, with this weight "
+                        "beside the masked-LM loss (default 0: off). Masked-LM alone gives [CLS] nothing to predict "
+                        "and its attention locks onto fixed positions, which fine-tuned landscapes inherit")
     p.add_argument("--init", default=None,
                    help="start from this masked-LM folder's weights (e.g. a 128-token phase) instead of a new model")
     p.add_argument("--embedding-init", choices=EMBEDDING_INITS, default="compositional",
@@ -147,13 +151,16 @@ def run_pretrain(args: argparse.Namespace) -> int:
     exclude = [r.sequence for r in RecordReader(args.exclude, min_length=args.k, fmt=None)] if args.exclude else []
     output = Path(args.output)
     config = train_config(args, output, args.steps, save_every=args.save_every,
-                          mask_probability=args.mask_probability, position_offsets=args.position_offsets)
+                          mask_probability=args.mask_probability, position_offsets=args.position_offsets,
+                          cls_composition=args.cls_composition)
     bar = step_bar(args.steps, "pretrain", args.quiet)
 
     def on_log(record: dict) -> None:
         bar.update(record["step"] - bar.n)
         if "loss" in record:
-            bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
+            bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s']:.0f}",
+                            **({"cls_kl": f"{record['cls_composition_kl']:.3f}"} if "cls_composition_kl" in record
+                               else {}))
 
     try:
         run = pretrain_genome(
