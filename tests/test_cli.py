@@ -185,12 +185,16 @@ def test_pretrain_writes_model_folder_card_and_curve(tmp_path, capsys):
     genome.write_text(">chrT\n" + "N" * 600 + random_dna(rng, 3000) + "\n")
     out = tmp_path / "mini"
     code = main(["pretrain", "--fasta", str(genome), "--holdout", "chrT:3001-3600", "-o", str(out), "--k", "4",
-                 "--steps", "2", "--batch-size", "2", "--log-every", "1", "--eval-every", "2", "--quiet"])
+                 "--steps", "2", "--batch-size", "2", "--log-every", "1", "--eval-every", "2", "--quiet",
+                 "--cls-composition", "0.5"])
     assert code == 0
     assert {"config.json", "model.safetensors", "vocab.txt", "README.md", "loss_curve.png", "metrics.jsonl"} <= {
         p.name for p in out.iterdir()}
     card = (out / "README.md").read_text()
     assert "Region never trained on: chrT:3001-3600" in card and "unigram baseline" in card and "flank baseline" in card
+    assert "[CLS] composition loss with weight 0.5" in card and "trained with the [CLS] composition objective" in card
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all("cls_composition_kl" in line for line in logged if "loss" in line)
     assert "training regions: chrT:1-3000" in card
     assert load_model(out, task="mlm").k == 4
 
