@@ -97,8 +97,8 @@ def masked_lm_metrics(
     """Masked-LM loss and masked-token accuracy on held-out ``pieces`` with fixed masks (``held_out_masks``).
 
     Returns {"loss", "accuracy", "n_masked", "cls_composition_kl"} (the last: the mean KL divergence of the [CLS]
-    position's prediction from each piece's k-mer composition, see ``composition_targets``); the baselines (``dnabert_core.mlm_baselines``) are computed by the
-    caller on the same masks.
+    position's prediction from each piece's 3-mer composition, see ``composition_targets``); the baselines
+    (``dnabert_core.mlm_baselines``) are computed by the caller on the same masks.
     """
     device = next(model.parameters()).device
     loss_sum = correct = count = kl_sum = 0.0
