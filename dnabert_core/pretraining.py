@@ -29,17 +29,18 @@ class MaskedPositionsLM(torch.nn.Module):
     """A ``BertForMaskedLM`` that scores only the masked positions: the vocabulary projection (hidden x 4^k) is the
     costliest single layer, and the loss needs only the ~15% of positions that are masked."""
 
-    def __init__(self, model: PreTrainedModel) -> None:
+    def __init__(self, model: PreTrainedModel, with_cls: bool = False) -> None:
         super().__init__()
         self.model = model
+        self.with_cls = with_cls
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, selected: torch.Tensor,
-                position_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (n_selected, vocab) at the positions where ``selected`` (batch, n_tokens) is True, and the [CLS]
-        position's logits (batch, vocab)."""
+                position_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (n_selected, vocab) at the positions where ``selected`` (batch, n_tokens) is True, and with
+        ``with_cls`` the [CLS] position's logits (batch, vocab), else None."""
         hidden = self.model.bert(input_ids=input_ids, attention_mask=attention_mask,
                                  position_ids=position_ids).last_hidden_state
-        return self.model.cls(hidden[selected]), self.model.cls(hidden[:, 0])
+        return self.model.cls(hidden[selected]), self.model.cls(hidden[:, 0]) if self.with_cls else None
 
 
 def composition_targets(ids: torch.Tensor, k: int) -> torch.Tensor:
@@ -50,8 +51,8 @@ def composition_targets(ids: torch.Tensor, k: int) -> torch.Tensor:
     order = min(COMPOSITION_ORDER, k)
     kmer = ids >= N_SPECIAL
     prefix = torch.where(kmer, ids - N_SPECIAL, 0) // 4 ** (k - order)
-    counts = torch.zeros(ids.shape[0], 4**order, dtype=torch.float32)
-    counts.scatter_add_(1, prefix.cpu(), kmer.float().cpu())
+    counts = torch.zeros(ids.shape[0], 4**order, dtype=torch.float32, device=ids.device)
+    counts.scatter_add_(1, prefix, kmer.float())
     return counts / counts.sum(dim=1, keepdim=True).clamp_min(1.0)
 
 
@@ -113,7 +114,7 @@ def masked_lm_metrics(
             loss_sum += float(torch.nn.functional.cross_entropy(logits[selected], labels[selected], reduction="sum"))
             correct += float((logits[selected].argmax(-1) == labels[selected]).sum())
             count += float(selected.sum())
-            targets = composition_targets(torch.where(selected, labels, inputs), tokenizer.k).to(device)
+            targets = composition_targets(torch.where(selected, labels, inputs), tokenizer.k)
             kl_sum += float((composition_cross_entropy(logits[:, 0], targets, tokenizer.k) - entropy(targets)).sum())
     model.train(was_training)
     return {"loss": loss_sum / max(count, 1), "accuracy": correct / max(count, 1), "n_masked": int(count),
@@ -136,7 +137,8 @@ def pretrain(
     if not pieces:
         raise DnabertError("no pre-training text: the corpus is empty")
     dist_info = dist_info or init_distributed()
-    run = Run(model, tokenizer, config, dist_info, resume=resume, on_log=on_log, train_module=MaskedPositionsLM)
+    run = Run(model, tokenizer, config, dist_info, resume=resume, on_log=on_log,
+              train_module=lambda lm: MaskedPositionsLM(lm, with_cls=config.cls_composition > 0))
     run.model.train()
     seen_tokens = 0
     window_start = time.perf_counter()

@@ -62,7 +62,7 @@ class TrainConfig:
     position_offsets: bool = False  # masked-LM: each piece at a random offset of the model's positions
     dropout: float | None = None  # None keeps the model's own dropout; 0 trains about 2x faster on CPU
     random_crop: int = 0  # fine-tuning: each training input loses up to this many bases from its ends (crop_rows)
-    cls_composition: float = 0.0  # masked-LM: weight of the [CLS] k-mer composition loss (pretraining module)
+    cls_composition: float = 0.0  # masked-LM: weight of the [CLS] 3-mer composition loss (pretraining module)
 
     def to_json(self) -> dict:
         return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(self).items()}

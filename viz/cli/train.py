@@ -124,7 +124,7 @@ def register_pretrain(commands: argparse._SubParsersAction) -> None:
                    help="put each piece at a random offset of the model's positions, so that short pieces "
                         "(--max-tokens 128) train every position embedding before a 512-token phase")
     p.add_argument("--cls-composition", type=float, default=0.0, metavar="WEIGHT",
-                   help="also train the [CLS] token to predict each piece's k-mer composition, with this weight "
+                   help="also train the [CLS] token to predict each piece's 3-mer composition, with this weight "
                         "beside the masked-LM loss (default 0: off). Masked-LM alone gives [CLS] nothing to predict "
                         "and its attention locks onto fixed positions, which fine-tuned landscapes inherit")
     p.add_argument("--init", default=None,
